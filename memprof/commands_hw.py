@@ -1,0 +1,3 @@
+"""memprof CLI commands: hw."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""memprof CLI commands: mrc."""
+
+COMMANDS: list = []

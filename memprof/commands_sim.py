@@ -1,0 +1,3 @@
+"""memprof CLI commands: sim."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""memprof CLI commands: trace."""
+
+COMMANDS: list = []

@@ -1,0 +1,1 @@
+"""Rendering results: tables (table/CSV/JSON/Markdown) and matplotlib plots."""
