@@ -1,0 +1,124 @@
+"""Quotient-remainder embeddings (Shi et al. 2019, as in the DLRM reference code).
+
+A feature with n_t > threshold rows gets a quotient table of ceil(n_t / m) rows and a
+remainder table of m rows (m = "collisions", DLRM's --qr-collisions); token i = x mod n_t
+reads Q[i div m] then R[i mod m] and combines them by mult (default), add, or concat
+(each table then holds dim/2 columns). Smaller features keep a full table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from traces.representations.base import Representation, emit_range, max_lines
+
+COMBINE = {"mult": 0, "add": 1, "concat": 2}
+
+
+@dataclass(frozen=True)
+class QRConfig:
+    collisions: int = 4  # m: rows of the remainder table
+    combine: str = "mult"
+    threshold: int = 200  # features with at most this many rows keep a full table
+
+    def __post_init__(self):
+        if self.collisions < 1:
+            raise ValueError(f"qr: collisions (m) must be >= 1, got {self.collisions}")
+        if self.combine not in COMBINE:
+            raise ValueError(f"qr: combine must be one of {', '.join(COMBINE)}, got {self.combine!r}")
+        if self.threshold < 0:
+            raise ValueError(f"qr: threshold must be >= 0, got {self.threshold}")
+
+
+@njit(cache=True, inline="always")
+def qr_rows(token, n, m):
+    """(quotient row, remainder row) of a token."""
+    local = token % n
+    return local // m, local % m
+
+
+@njit(cache=True)
+def _pooled_kernel(indices, offsets, batch_size, rows, is_qr, first_region, m, combine, elem_offsets, dim, weights, out):
+    half = dim // 2
+    for t in range(rows.shape[0]):
+        reg = first_region[t]
+        for b in range(batch_size):
+            for i in range(offsets[t * batch_size + b], offsets[t * batch_size + b + 1]):
+                if not is_qr[t]:
+                    start = elem_offsets[reg] + (indices[i] % rows[t]) * dim
+                    for j in range(dim):
+                        out[t, b, j] += weights[start + j]
+                    continue
+                q, r = qr_rows(indices[i], rows[t], m)
+                if combine == 2:
+                    qs = elem_offsets[reg] + q * half
+                    rs = elem_offsets[reg + 1] + r * half
+                    for j in range(half):
+                        out[t, b, j] += weights[qs + j]
+                    for j in range(half):
+                        out[t, b, half + j] += weights[rs + j]
+                else:
+                    qs = elem_offsets[reg] + q * dim
+                    rs = elem_offsets[reg + 1] + r * dim
+                    for j in range(dim):
+                        if combine == 0:
+                            out[t, b, j] += weights[qs + j] * weights[rs + j]
+                        else:
+                            out[t, b, j] += weights[qs + j] + weights[rs + j]
+
+
+@njit(cache=True)
+def _emit_kernel(indices, offsets, batch_size, rows, is_qr, first_region, m, combine, base_addrs, dim, line_bytes, out):
+    pos = 0
+    part_bytes = (dim // 2) * 4 if combine == 2 else dim * 4
+    for t in range(rows.shape[0]):
+        reg = first_region[t]
+        for i in range(offsets[t * batch_size], offsets[(t + 1) * batch_size]):
+            if not is_qr[t]:
+                addr = base_addrs[reg] + (indices[i] % rows[t]) * dim * 4
+                pos = emit_range(out, pos, addr, dim * 4, line_bytes)
+                continue
+            q, r = qr_rows(indices[i], rows[t], m)
+            pos = emit_range(out, pos, base_addrs[reg] + q * part_bytes, part_bytes, line_bytes)
+            pos = emit_range(out, pos, base_addrs[reg + 1] + r * part_bytes, part_bytes, line_bytes)
+    return pos
+
+
+class QuotientRemainder(Representation):
+    name = "qr"
+
+    def __init__(self, workload, config: QRConfig | None = None):
+        config = config or QRConfig()
+        if config.combine == "concat" and workload.dim % 2:
+            raise ValueError(f"qr: combine='concat' needs an even dim, got {workload.dim}")
+        self.is_qr = np.array([n > config.threshold for n in workload.cardinalities], dtype=np.bool_)
+        self.first_region = np.concatenate([[0], np.cumsum(np.where(self.is_qr, 2, 1))[:-1]]).astype(np.int64)
+        super().__init__(workload, config)
+
+    def _arrays(self):
+        m = self.config.collisions
+        cols = self.dim // 2 if self.config.combine == "concat" else self.dim
+        arrays = []
+        for t, n in enumerate(self.workload.cardinalities):
+            if self.is_qr[t]:
+                arrays += [(f"q_{t}", -(-int(n) // m) * cols), (f"r_{t}", m * cols)]
+            else:
+                arrays.append((f"table_{t}", int(n) * self.dim))
+        return arrays
+
+    def max_lines_per_lookup(self, line_bytes):
+        cols = self.dim // 2 if self.config.combine == "concat" else self.dim
+        return max(max_lines(self.dim * 4, line_bytes), 2 * max_lines(cols * 4, line_bytes))
+
+    def _pooled(self, batch, out):
+        _pooled_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_qr, self.first_region,
+                       self.config.collisions, COMBINE[self.config.combine], self.layout.elem_offset_array(),
+                       self.dim, self.weights, out)
+
+    def _emit(self, batch, line_bytes, out):
+        return _emit_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_qr, self.first_region,
+                            self.config.collisions, COMBINE[self.config.combine], self.layout.base_addrs(),
+                            self.dim, line_bytes, out)

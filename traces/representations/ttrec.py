@@ -1,0 +1,155 @@
+"""TT-Rec (Yin et al., MLSys 2021): each large table as a 3-core tensor train.
+
+Feature t with n_t >= min_rows rows is factored n_t <= p1*p2*p3 and dim = q1*q2*q3;
+core k is stored TT-Rec style as p_k slices of r_{k-1} x q_k x r_k floats (ranks
+1, r, r, 1), each slice contiguous. Token i = x mod n_t, split mixed-radix
+i = (i1*p2 + i2)*p3 + i3, reads slice i1 of core 1, i2 of core 2, i3 of core 3 and
+contracts them: e[(a*q2 + b)*q3 + c] = sum_{u,v} G1[i1][0,a,u] G2[i2][u,b,v] G3[i3][v,c,0].
+Features below min_rows keep a full table (TT-Rec compresses only the large tables).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from traces.representations.base import Representation, emit_range, max_lines
+
+
+def balanced_factors(value: int) -> tuple[int, int, int]:
+    """Three factors q1 <= q2 <= q3 of ``value`` with the smallest largest factor."""
+    best = (1, 1, value)
+    for a in range(1, int(round(value ** (1 / 3))) + 2):
+        if value % a:
+            continue
+        for b in range(a, int(math.isqrt(value // a)) + 1):
+            if (value // a) % b == 0:
+                c = value // a // b
+                if c >= b and c < best[2]:
+                    best = (a, b, c)
+    return best
+
+
+def row_factors(rows: int) -> tuple[int, int, int]:
+    """p1, p2, p3 with p1 = p2 = ceil(cbrt(rows)) and p1*p2*p3 >= rows."""
+    p = max(1, math.ceil(round(rows ** (1 / 3), 9)))
+    return p, p, max(1, -(-rows // (p * p)))
+
+
+@dataclass(frozen=True)
+class TTRecConfig:
+    rank: int = 32
+    min_rows: int = 1_000_000
+
+    def __post_init__(self):
+        if self.rank < 1:
+            raise ValueError(f"ttrec: rank must be >= 1, got {self.rank}")
+        if self.min_rows < 1:
+            raise ValueError(f"ttrec: min_rows must be >= 1, got {self.min_rows}")
+
+
+@njit(cache=True, inline="always")
+def tt_split(token, n, p2, p3):
+    """Mixed-radix digits (i1, i2, i3) of token mod n."""
+    i = token % n
+    return i // (p2 * p3), (i // p3) % p2, i % p3
+
+
+@njit(cache=True)
+def _pooled_kernel(indices, offsets, batch_size, rows, is_tt, first_region, pfac, qf, r, elem_offsets, dim, weights, out):
+    q1, q2, q3 = qf[0], qf[1], qf[2]
+    s1, s2, s3 = q1 * r, r * q2 * r, r * q3
+    t12 = np.empty(q1 * q2 * r, dtype=np.float32)
+    for t in range(rows.shape[0]):
+        reg = first_region[t]
+        for b in range(batch_size):
+            for i in range(offsets[t * batch_size + b], offsets[t * batch_size + b + 1]):
+                if not is_tt[t]:
+                    start = elem_offsets[reg] + (indices[i] % rows[t]) * dim
+                    for j in range(dim):
+                        out[t, b, j] += weights[start + j]
+                    continue
+                i1, i2, i3 = tt_split(indices[i], rows[t], pfac[t, 1], pfac[t, 2])
+                g1 = elem_offsets[reg] + i1 * s1
+                g2 = elem_offsets[reg + 1] + i2 * s2
+                g3 = elem_offsets[reg + 2] + i3 * s3
+                t12[:] = 0.0
+                for a in range(q1):
+                    for u in range(r):
+                        w1 = weights[g1 + a * r + u]
+                        for bb in range(q2):
+                            base2 = g2 + (u * q2 + bb) * r
+                            dst = (a * q2 + bb) * r
+                            for v in range(r):
+                                t12[dst + v] += w1 * weights[base2 + v]
+                for ab in range(q1 * q2):
+                    for c in range(q3):
+                        acc = np.float32(0.0)
+                        for v in range(r):
+                            acc += t12[ab * r + v] * weights[g3 + v * q3 + c]
+                        out[t, b, ab * q3 + c] += acc
+
+
+@njit(cache=True)
+def _emit_kernel(indices, offsets, batch_size, rows, is_tt, first_region, pfac, qf, r, base_addrs, dim, line_bytes, out):
+    pos = 0
+    sizes = (qf[0] * r * 4, r * qf[1] * r * 4, r * qf[2] * 4)
+    for t in range(rows.shape[0]):
+        reg = first_region[t]
+        for i in range(offsets[t * batch_size], offsets[(t + 1) * batch_size]):
+            if not is_tt[t]:
+                addr = base_addrs[reg] + (indices[i] % rows[t]) * dim * 4
+                pos = emit_range(out, pos, addr, dim * 4, line_bytes)
+                continue
+            i1, i2, i3 = tt_split(indices[i], rows[t], pfac[t, 1], pfac[t, 2])
+            pos = emit_range(out, pos, base_addrs[reg] + i1 * sizes[0], sizes[0], line_bytes)
+            pos = emit_range(out, pos, base_addrs[reg + 1] + i2 * sizes[1], sizes[1], line_bytes)
+            pos = emit_range(out, pos, base_addrs[reg + 2] + i3 * sizes[2], sizes[2], line_bytes)
+    return pos
+
+
+class TTRec(Representation):
+    name = "ttrec"
+
+    def __init__(self, workload, config: TTRecConfig | None = None):
+        config = config or TTRecConfig()
+        self.q_factors = np.array(balanced_factors(workload.dim), dtype=np.int64)
+        self.is_tt = np.array([n >= config.min_rows for n in workload.cardinalities], dtype=np.bool_)
+        self.p_factors = np.array([row_factors(int(n)) for n in workload.cardinalities], dtype=np.int64)
+        self.first_region = np.concatenate([[0], np.cumsum(np.where(self.is_tt, 3, 1))[:-1]]).astype(np.int64)
+        super().__init__(workload, config)
+
+    def _slice_floats(self) -> tuple[int, int, int]:
+        q1, q2, q3 = (int(v) for v in self.q_factors)
+        r = self.config.rank
+        return q1 * r, r * q2 * r, r * q3
+
+    def _arrays(self):
+        arrays = []
+        slices = self._slice_floats()
+        for t, n in enumerate(self.workload.cardinalities):
+            if self.is_tt[t]:
+                arrays += [(f"core{k + 1}_{t}", int(self.p_factors[t, k]) * slices[k]) for k in range(3)]
+            else:
+                arrays.append((f"table_{t}", int(n) * self.dim))
+        return arrays
+
+    def max_lines_per_lookup(self, line_bytes):
+        tt = sum(max_lines(s * 4, line_bytes) for s in self._slice_floats())
+        return max(tt, max_lines(self.dim * 4, line_bytes))
+
+    def describe(self):
+        return {**super().describe(), "q_factors": [int(v) for v in self.q_factors]}
+
+    def _pooled(self, batch, out):
+        _pooled_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_tt, self.first_region,
+                       self.p_factors, self.q_factors, self.config.rank, self.layout.elem_offset_array(),
+                       self.dim, self.weights, out)
+
+    def _emit(self, batch, line_bytes, out):
+        return _emit_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_tt, self.first_region,
+                            self.p_factors, self.q_factors, self.config.rank, self.layout.base_addrs(),
+                            self.dim, line_bytes, out)
