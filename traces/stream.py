@@ -84,7 +84,7 @@ class ModelTrace:
             "batches": self.num_batches if self.generator is not None else None,
             "line_bytes": self.line_bytes,
             "model_bytes": rep.memory_bytes,
-            "layout": rep.layout.describe(),
+            "regions": rep.layout.describe(),
         }
 
 
