@@ -81,8 +81,13 @@ def parse_model_params(values, models: list[str]) -> dict[str, dict]:
     return out
 
 
-def workload_options(func):
-    """Options describing where lookups come from (synthetic workload or a dataset file)."""
+def workload_options(func=None, *, model_params: bool = True, batches: int = 10):
+    """Options describing where lookups come from (synthetic workload or a dataset file).
+
+    ``model_params=False`` leaves out ``--param`` (for commands that give it another meaning).
+    """
+    if func is None:
+        return lambda f: workload_options(f, model_params=model_params, batches=batches)
     options = [
         click.option("--workload", default="criteo-tb", show_default=True,
                      help=f"Table preset ({', '.join(PRESETS)}) or a comma list of cardinalities."),
@@ -90,7 +95,7 @@ def workload_options(func):
         click.option("--data", type=click.Path(exists=True, dir_okay=False),
                      help="Read lookups from a dataset (Criteo TSV, Avazu CSV, .npz) instead of generating them."),
         click.option("--batch-size", type=click.IntRange(min=1), default=2048, show_default=True),
-        click.option("--batches", type=click.IntRange(min=1), default=10, show_default=True,
+        click.option("--batches", type=click.IntRange(min=1), default=batches, show_default=True,
                      help="Number of batches (with --data: at most this many)."),
         click.option("--pooling", default=None,
                      help="Bag size: N, one per feature (3,2,...), poisson:MEAN or uniform:LO-HI "
@@ -98,10 +103,12 @@ def workload_options(func):
         click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
                      help="Zipf exponent of token popularity (0 = uniform; <= 1 allowed)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the token generator."),
-        click.option("--param", "params", multiple=True, metavar="[MODEL.]FIELD=VALUE",
-                     help="Representation parameter, e.g. memrec.d=50000 or robe.chunk=16 (repeatable)."),
         click.option("--line", "line_bytes", type=int, default=64, show_default=True, help="Cache line bytes."),
     ]
+    if model_params:
+        options.append(click.option("--param", "params", multiple=True, metavar="[MODEL.]FIELD=VALUE",
+                                    help="Representation parameter, e.g. memrec.d=50000 or robe.chunk=16 "
+                                         "(repeatable)."))
     for option in reversed(options):
         func = option(func)
     return func
