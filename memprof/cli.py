@@ -10,9 +10,9 @@ from __future__ import annotations
 import click
 
 from memprof import __version__
-from memprof import commands_trace, commands_sim, commands_mrc, commands_hw, commands_analysis
+from memprof import commands_trace, commands_sim, commands_mrc, commands_hw, commands_analysis, commands_calibrate
 
-COMMAND_MODULES = (commands_trace, commands_sim, commands_mrc, commands_hw, commands_analysis)
+COMMAND_MODULES = (commands_trace, commands_sim, commands_mrc, commands_hw, commands_analysis, commands_calibrate)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,601 @@
+"""One-pass LRU miss-ratio curves from exact stack distances.
+
+Why: an architect sizing a cache wants the miss ratio at every size, not at three points.
+LRU has the inclusion property (Mattson et al. 1970): an access hits in an LRU cache of C
+lines iff its *stack distance* (number of distinct other lines touched since the previous
+access to the same line) is below C. One pass that histograms stack distances therefore
+gives the exact fully-associative LRU miss count at every size from one line to the footprint.
+
+How (per access, O(log reuse-time) and memory proportional to distinct lines):
+- a growing open-addressing hash table (numba arrays, linear probing) maps line -> time of
+  its last access; the slot of a line is ``fib_hash(line >> 3) * 8 + (line & 7)`` so the 8
+  lines of a 512 B block share one 64 B cache line of keys;
+- a Fenwick tree over access times holds a 1 at the last access of each live line; the stack
+  distance is the number of ones after the previous access time. The tree is built by
+  appending (a new node sums its already-built children, amortised O(1)) and queried with a
+  range walk that stops where the paths of the two end points meet, so short reuses touch
+  only a few recent, cached nodes;
+- when the time axis fills, it is compacted: live marks are renumbered 0..live-1 in order
+  and the tree is rebuilt in O(live). The axis is kept between 4x and 8x the live lines, so
+  the tree stays sized by distinct lines, not by trace length.
+
+Set-associative curves: with ``sets=S`` (set = line mod S, as in the simulator) each set
+keeps its own time axis and tree segment, and the distance counts only lines of the same
+set. An access hits in an S-set, A-way LRU cache iff its per-set distance is below A, so
+one pass gives the exact LRU miss count of every associativity at that set count: the
+point for A ways is a cache of S * A * line_bytes bytes. Sizes between those points do not
+exist for that set count (see docs/mrc.md).
+
+Traces are iterators of uint64 byte-address chunks (bit 63 = write flag, ignored here:
+LRU hit/miss does not depend on the access kind). State is kept across chunks, so the
+result does not depend on how the trace is chunked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+from sim.access import ADDR_MASK
+from sim.sizes import format_size
+
+EMPTY_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
+_FIB = np.uint64(0x9E3779B97F4A7C15)
+_ADDR_MASK = ADDR_MASK
+_SEVEN = np.uint64(7)
+_THREE = np.uint64(3)
+_ONE = np.uint64(1)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+_MIN_HASH_BITS = 10          # smallest hash table: 1024 slots
+_MIN_SEG_CAP_FULL = 1 << 12  # initial time axis of the fully-associative case
+_MIN_SEG_CAP_SET = 64        # initial time axis of each set when sets > 1
+_AXIS_SLACK = 4              # after compaction the time axis holds >= 4x the live lines
+
+
+# --------------------------------------------------------------------------- hash table
+
+
+@njit(cache=True, inline="always")
+def _home(line, bits):
+    """Home slot of ``line`` in a table of 2**bits slots (bits >= 4)."""
+    group = ((line >> _THREE) * _FIB) >> np.uint64(67 - bits)
+    return np.int64((group << _THREE) | (line & _SEVEN))
+
+
+@njit(cache=True, inline="always")
+def _find(keys, line, bits):
+    """Slot holding ``line``, or -(empty slot + 1) where it would go."""
+    mask = (np.int64(1) << bits) - 1
+    h = _home(line, bits)
+    while True:
+        k = keys[h]
+        if k == line:
+            return h
+        if k == EMPTY_KEY:
+            return -h - 1
+        h = (h + 1) & mask
+
+
+@njit(cache=True)
+def _rehash(keys, vals, bits_new):
+    """A table of 2**bits_new slots with every key of ``keys`` reinserted."""
+    size = np.int64(1) << bits_new
+    new_keys = np.empty(size, np.uint64)
+    new_keys[:] = EMPTY_KEY
+    new_vals = np.zeros(size, np.int32)
+    for h in range(keys.size):
+        k = keys[h]
+        if k != EMPTY_KEY:
+            j = -_find(new_keys, k, bits_new) - 1
+            new_keys[j] = k
+            new_vals[j] = vals[h]
+    return new_keys, new_vals
+
+
+@njit(cache=True)
+def _delete_slot(keys, vals, slot, seg_base0, bits, h):
+    """Remove slot ``h`` (backward-shift deletion, single-segment tables only)."""
+    mask = (np.int64(1) << bits) - 1
+    i = h
+    j = h
+    while True:
+        j = (j + 1) & mask
+        k = keys[j]
+        if k == EMPTY_KEY:
+            break
+        home = _home(k, bits)
+        if i <= j:
+            stays = i < home <= j
+        else:
+            stays = home > i or home <= j
+        if stays:
+            continue
+        keys[i] = k
+        vals[i] = vals[j]
+        slot[(seg_base0 << 6) + vals[i]] = i
+        i = j
+    keys[i] = EMPTY_KEY
+
+
+# --------------------------------------------------------------------------- time axis
+# Segment s owns words [wb, wb + cap/64) of ``bits`` and ``fen`` and entries
+# [64*wb, 64*wb + cap) of ``slot``, where wb = seg_base[s] and cap = seg_cap[s] (a power of
+# two >= 64). Bit u of the segment is set iff time u is the last access of a live line;
+# slot[64*wb + u] is that line's hash slot. fen[wb + n - 1] is Fenwick node n over the
+# popcounts of the *complete* words (word n - 1 <-> node n); the word being filled is read
+# directly. The bitmap is 1/32 of the int32 tree it replaces, so the hot part stays in cache.
+
+
+@intrinsic
+def _popcount(typingctx, x):
+    """Number of set bits of a uint64 (LLVM ctpop)."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+@intrinsic
+def _ctz(typingctx, x):
+    """Trailing zeros of a non-zero uint64 (LLVM cttz)."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return sig, codegen
+
+
+@njit(cache=True, inline="always")
+def _count_after(bits, fen, b, p, tau, live):
+    """Marks at times p+1 .. tau-1: the stack distance of a reuse whose previous access was p.
+
+    Every live line has one mark before tau, so this is live minus the marks at times <= p:
+    one branch-free Fenwick prefix walk (no data-dependent branches to mispredict).
+    """
+    wp = p >> 6
+    if wp == tau >> 6:
+        return np.int64(_popcount((bits[b + wp] >> np.uint64(p & 63)) >> _ONE))
+    upto = np.int64(_popcount(bits[b + wp] & (_ALL >> np.uint64(63 - (p & 63)))))
+    i = wp
+    while i > 0:
+        upto += fen[b + i - 1]
+        i &= i - 1
+    return live - upto
+
+
+@njit(cache=True, inline="always")
+def _remove_mark(bits, fen, b, p, tau):
+    """Clear the mark at time p (and in the built Fenwick nodes, those of complete words)."""
+    wp = p >> 6
+    bits[b + wp] &= ~(_ONE << np.uint64(p & 63))
+    wt = tau >> 6
+    k = wp + 1
+    while k <= wt:
+        fen[b + k - 1] -= 1
+        k += k & -k
+
+
+@njit(cache=True, inline="always")
+def _append_mark(bits, fen, slot, b, tau, h):
+    """Mark time tau; when that completes a word, build its Fenwick node (amortised O(1))."""
+    w = tau >> 6
+    r = tau & 63
+    bits[b + w] |= _ONE << np.uint64(r)
+    slot[(b << 6) + tau] = h
+    if r == 63:
+        n = w + 1
+        v = np.int64(_popcount(bits[b + w]))
+        low = n & -n
+        k = 1
+        while k < low:
+            v += fen[b + n - k - 1]
+            k <<= 1
+        fen[b + w] = v
+
+
+@njit(cache=True)
+def _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, pool_words, slack):
+    """Renumber set s's live marks to times 0..live-1; grow its axis to >= slack x live."""
+    cap = seg_cap[s]
+    live = seg_live[s]
+    b = seg_base[s]
+    new_cap = cap
+    while live * slack > new_cap:
+        new_cap *= 2
+    nb = b
+    if new_cap != cap:
+        if b + (cap >> 6) == pool_words:
+            need = b + (new_cap >> 6)
+        else:
+            nb = pool_words
+            need = nb + (new_cap >> 6)
+        if need > bits.size:
+            size = max(need, 2 * bits.size)
+            grown_bits = np.zeros(size, np.uint64)
+            grown_bits[:pool_words] = bits[:pool_words]
+            grown_fen = np.zeros(size, np.int32)
+            grown_fen[:pool_words] = fen[:pool_words]
+            grown_slot = np.empty(size << 6, np.int32)
+            grown_slot[: pool_words << 6] = slot[: pool_words << 6]
+            bits, fen, slot = grown_bits, grown_fen, grown_slot
+        pool_words = need
+    new = 0
+    sb = b << 6
+    nsb = nb << 6
+    for w in range(seg_time[s] >> 6):
+        word = bits[b + w]
+        while word:
+            u = (w << 6) + np.int64(_ctz(word))
+            word &= word - _ONE
+            h = slot[sb + u]
+            vals[h] = new
+            slot[nsb + new] = h
+            new += 1
+    full = new >> 6
+    for w in range(full):
+        bits[nb + w] = _ALL
+        n = w + 1
+        fen[nb + w] = 64 * (n & -n)
+    for w in range(full, new_cap >> 6):
+        bits[nb + w] = 0
+    if new & 63:
+        bits[nb + full] = (_ONE << np.uint64(new & 63)) - _ONE
+    seg_base[s] = nb
+    seg_cap[s] = new_cap
+    seg_time[s] = new
+    return bits, fen, slot, pool_words
+
+
+@njit(cache=True)
+def _relink_slots(keys, vals, slot, nsets, seg_base):
+    """After a rehash: point every live time back at its line's new hash slot."""
+    S = np.uint64(nsets)
+    for h in range(keys.size):
+        k = keys[h]
+        if k != EMPTY_KEY:
+            s = 0 if nsets == 1 else np.int64(k % S)
+            slot[(seg_base[s] << 6) + vals[h]] = h
+
+
+@njit(cache=True)
+def _grow_hist(hist, d):
+    grown = np.zeros(max(2 * hist.size, d + 1), hist.dtype)
+    grown[: hist.size] = hist
+    return grown
+
+
+# --------------------------------------------------------------------------- the pass
+
+# meta: [0] distinct lines in the table, [1] log2 table slots, [2] words of the pool in use,
+#       [3] cold (first-touch) accesses, [4] accesses processed
+@njit(cache=True)
+def _kernel(chunk, shift, nsets, keys, vals, bits, fen, slot, hist, seg_base, seg_cap, seg_time, seg_live, meta):
+    count = meta[0]
+    hbits = meta[1]
+    pool_words = meta[2]
+    cold = meta[3]
+    limit = (np.int64(1) << hbits) >> 1
+    S = np.uint64(nsets)
+    ushift = np.uint64(shift)
+    for i in range(chunk.size):
+        line = (chunk[i] & _ADDR_MASK) >> ushift
+        s = 0 if nsets == 1 else np.int64(line % S)
+        if count >= limit:
+            hbits += 1
+            keys, vals = _rehash(keys, vals, hbits)
+            limit = (np.int64(1) << hbits) >> 1
+            _relink_slots(keys, vals, slot, nsets, seg_base)
+        tau = seg_time[s]
+        if tau == seg_cap[s]:
+            bits, fen, slot, pool_words = _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time,
+                                                   seg_live, pool_words, _AXIS_SLACK)
+            tau = seg_time[s]
+        b = seg_base[s]
+        h = _find(keys, line, hbits)
+        if h >= 0:
+            p = np.int64(vals[h])
+            d = _count_after(bits, fen, b, p, tau, seg_live[s])
+            if d >= hist.size:
+                hist = _grow_hist(hist, d)
+            hist[d] += 1
+            _remove_mark(bits, fen, b, p, tau)
+        else:
+            h = -h - 1
+            keys[h] = line
+            count += 1
+            cold += 1
+            seg_live[s] += 1
+        _append_mark(bits, fen, slot, b, tau, h)
+        vals[h] = tau
+        seg_time[s] = tau + 1
+    meta[0] = count
+    meta[1] = hbits
+    meta[2] = pool_words
+    meta[3] = cold
+    meta[4] += chunk.size
+    return keys, vals, bits, fen, slot, hist
+
+
+# --------------------------------------------------------------------------- input handling
+
+
+def _line_shift(line_bytes: int) -> int:
+    if isinstance(line_bytes, bool) or not isinstance(line_bytes, (int, np.integer)) or line_bytes < 1:
+        raise ValueError(f"line_bytes must be a positive integer, got {line_bytes!r}")
+    if line_bytes & (line_bytes - 1):
+        raise ValueError(f"line_bytes must be a power of two (e.g. 64), got {line_bytes}")
+    return int(line_bytes).bit_length() - 1
+
+
+def as_chunk(chunk) -> np.ndarray:
+    """A C-contiguous uint64 view/copy of a trace chunk; ValueError for anything else."""
+    arr = np.asarray(chunk)
+    if arr.ndim != 1:
+        raise ValueError(f"trace chunk must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype != np.uint64:
+        if arr.dtype.kind not in "iu":
+            raise ValueError(f"trace chunk must hold integer byte addresses, got dtype {arr.dtype}")
+        if arr.dtype.kind == "i" and arr.size and arr.min() < 0:
+            raise ValueError("trace chunk holds negative byte addresses")
+        arr = arr.astype(np.uint64)
+    return np.ascontiguousarray(arr)
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True, eq=False)
+class MissRatioCurve:
+    """LRU miss counts at every capacity, from a (possibly sampled) reuse-distance histogram.
+
+    Capacity is counted in lines per set (``sets == 1``: lines of a fully-associative cache;
+    ``sets > 1``: ways). ``reuse_lo`` / ``reuse_hi`` / ``reuse_weight`` describe the reuses
+    (accesses that are not first touches): ``weight`` reuses with distance in ``[lo, hi)``;
+    where ``lo == hi`` the weight is a point at ``lo`` and hits iff ``lo < capacity``, else it
+    is spread uniformly over the bin. Weights are in accesses of the original trace.
+    """
+
+    method: str
+    line_bytes: int
+    sets: int
+    accesses: int
+    footprint_lines: float
+    compulsory_misses: float
+    reuse_lo: np.ndarray
+    reuse_hi: np.ndarray
+    reuse_weight: np.ndarray
+    sampling_rate: float | None = None
+    max_sampled_lines: int | None = None
+    sampled_accesses: int | None = None
+    _cum: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.sets < 1:
+            raise ValueError(f"sets must be >= 1, got {self.sets}")
+        if not (self.reuse_lo.shape == self.reuse_hi.shape == self.reuse_weight.shape):
+            raise ValueError("reuse_lo, reuse_hi and reuse_weight must have one shape")
+        object.__setattr__(self, "_cum", np.concatenate(([0.0], np.cumsum(self.reuse_weight, dtype=np.float64))))
+
+    # ----- evaluation
+    def hits_at_capacity(self, capacity_lines) -> np.ndarray:
+        """Hits (in trace accesses) of an LRU cache with ``capacity_lines`` lines per set."""
+        cap = np.asarray(capacity_lines, dtype=np.float64)
+        lo, hi, cum = self.reuse_lo, self.reuse_hi, self._cum
+        k = np.searchsorted(lo, cap, side="left")  # bins with lo < cap
+        hits = cum[k]
+        if np.any(hi > lo):
+            # the last bin that starts below cap may only partly hit
+            last = np.maximum(k - 1, 0)
+            width = hi[last] - lo[last]
+            partial = np.where(width > 0, np.clip((cap - lo[last]) / np.where(width > 0, width, 1.0), 0.0, 1.0), 1.0)
+            miss_part = np.where(k > 0, (1.0 - partial) * self.reuse_weight[last], 0.0)
+            hits = hits - miss_part
+        return hits
+
+    def capacity_lines(self, size_bytes) -> np.ndarray:
+        """Lines per set (ways, or lines when fully associative) of caches of ``size_bytes``."""
+        return np.asarray(size_bytes, dtype=np.int64) // (self.sets * self.line_bytes)
+
+    def misses(self, size_bytes) -> np.ndarray:
+        """LRU misses at each size (sizes round down to whole lines per set)."""
+        hits = self.hits_at_capacity(self.capacity_lines(size_bytes))
+        total = self.compulsory_misses + self._cum[-1]
+        return np.maximum(total - hits, 0.0) if self.method != "exact" else (total - hits).round()
+
+    def miss_ratio(self, size_bytes) -> np.ndarray:
+        """Misses divided by trace accesses at each size."""
+        if self.accesses == 0:
+            return np.full(np.shape(size_bytes), np.nan)
+        return np.clip(self.misses(size_bytes) / self.accesses, 0.0, 1.0)
+
+    @property
+    def compulsory_miss_ratio(self) -> float:
+        return self.compulsory_misses / self.accesses if self.accesses else float("nan")
+
+    @property
+    def footprint_bytes(self) -> float:
+        return self.footprint_lines * self.line_bytes
+
+    @property
+    def method_label(self) -> str:
+        """'exact', 'shards R=0.01' or 'shards s_max=8192'."""
+        if self.method == "exact":
+            return "exact"
+        if self.max_sampled_lines is not None:
+            return f"shards s_max={self.max_sampled_lines}"
+        return f"shards R={self.sampling_rate:g}"
+
+    def size_reaching(self, factor: float) -> float | None:
+        """Smallest cache size (bytes) whose miss ratio is <= factor x the compulsory one.
+
+        None when no size reaches it (only possible for sampled estimates).
+        """
+        if factor < 1:
+            raise ValueError(f"factor must be >= 1 (compulsory misses are a floor), got {factor}")
+        allowed = (factor - 1.0) * self.compulsory_misses
+        total_reuse = self._cum[-1]
+        # misses(capacity) - compulsory = total_reuse - hits(capacity), non-increasing in capacity
+        lo_cap, hi_cap = 1, max(1, int(np.ceil(self.reuse_hi[-1] if self.reuse_hi.size else 1)) + 1)
+        if total_reuse - float(self.hits_at_capacity(hi_cap)) > allowed + 1e-9:
+            return None
+        while lo_cap < hi_cap:
+            mid = (lo_cap + hi_cap) // 2
+            if total_reuse - float(self.hits_at_capacity(mid)) <= allowed + 1e-9:
+                hi_cap = mid
+            else:
+                lo_cap = mid + 1
+        return float(lo_cap * self.sets * self.line_bytes)
+
+    def table(self, sizes_bytes) -> dict[str, np.ndarray]:
+        """Columns of the curve at the given sizes (effective sizes: whole lines per set)."""
+        sizes = np.asarray(sizes_bytes, dtype=np.int64)
+        cap = self.capacity_lines(sizes)
+        keep = cap >= 1
+        cap = np.unique(cap[keep])
+        eff = cap * self.sets * self.line_bytes
+        misses = self.misses(eff)
+        return {
+            "size_bytes": eff,
+            "ways": cap if self.sets > 1 else np.full(cap.shape, 0, np.int64),
+            "miss_ratio": misses / self.accesses if self.accesses else np.full(cap.shape, np.nan),
+            "misses": misses,
+        }
+
+    def describe(self) -> dict:
+        """Metadata that makes the curve reproducible and explains what it means."""
+        return {
+            "method": self.method_label,
+            "line_bytes": self.line_bytes,
+            "sets": self.sets,
+            "geometry": "fully associative" if self.sets == 1 else f"{self.sets} sets, size = sets x ways x line",
+            "accesses": self.accesses,
+            "footprint_lines": self.footprint_lines,
+            "footprint": format_size(int(round(self.footprint_bytes))) if self.footprint_bytes >= 1 else "0B",
+            "compulsory_misses": self.compulsory_misses,
+            "sampled_accesses": self.sampled_accesses,
+        }
+
+
+# --------------------------------------------------------------------------- streaming pass
+
+
+class StackDistances:
+    """Exact LRU stack-distance histogram of a streamed trace (state kept across chunks).
+
+    ``sets=1``: fully-associative distances; ``sets=S``: per-set distances (set = line mod S).
+    """
+
+    def __init__(self, line_bytes: int = 64, sets: int = 1):
+        self.line_bytes = int(line_bytes)
+        self._shift = _line_shift(line_bytes)
+        if isinstance(sets, bool) or not isinstance(sets, (int, np.integer)) or sets < 1:
+            raise ValueError(f"sets must be a positive integer, got {sets!r}")
+        self.sets = int(sets)
+        bits = _MIN_HASH_BITS
+        self._keys = np.full(1 << bits, EMPTY_KEY, np.uint64)
+        self._vals = np.zeros(1 << bits, np.int32)
+        seg = _MIN_SEG_CAP_FULL if self.sets == 1 else _MIN_SEG_CAP_SET
+        words = self.sets * (seg >> 6)
+        self._seg_base = np.arange(self.sets, dtype=np.int64) * (seg >> 6)
+        self._seg_cap = np.full(self.sets, seg, np.int64)
+        self._seg_time = np.zeros(self.sets, np.int64)
+        self._seg_live = np.zeros(self.sets, np.int64)
+        self._bits = np.zeros(words, np.uint64)
+        self._fen = np.zeros(words, np.int32)
+        self._slot = np.zeros(words << 6, np.int32)
+        self._hist = np.zeros(1024, np.int64)
+        self._meta = np.array([0, bits, words, 0, 0], np.int64)
+
+    def update(self, chunk) -> None:
+        """Feed one chunk of uint64 byte addresses (bit 63 = write flag, ignored)."""
+        arr = as_chunk(chunk)
+        if arr.size == 0:
+            return
+        self._keys, self._vals, self._bits, self._fen, self._slot, self._hist = _kernel(
+            arr, self._shift, self.sets, self._keys, self._vals, self._bits, self._fen, self._slot, self._hist,
+            self._seg_base, self._seg_cap, self._seg_time, self._seg_live, self._meta,
+        )
+
+    @property
+    def accesses(self) -> int:
+        return int(self._meta[4])
+
+    @property
+    def distinct_lines_count(self) -> int:
+        return int(self._meta[0])
+
+    @property
+    def cold_misses(self) -> int:
+        return int(self._meta[3])
+
+    @property
+    def histogram(self) -> np.ndarray:
+        """hist[d] = reuses at (per-set) stack distance d; a copy trimmed after the last nonzero."""
+        nz = np.flatnonzero(self._hist)
+        return self._hist[: (nz[-1] + 1) if nz.size else 0].copy()
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of state arrays held (hash table, time axis, histogram, per-set arrays)."""
+        arrays = (self._keys, self._vals, self._bits, self._fen, self._slot, self._hist, self._seg_base, self._seg_cap,
+                  self._seg_time, self._seg_live)
+        return int(sum(a.nbytes for a in arrays))
+
+    def distinct_lines(self) -> np.ndarray:
+        """Sorted line indices touched so far (line = byte address // line_bytes)."""
+        keys = self._keys[self._keys != EMPTY_KEY]
+        return np.sort(keys)
+
+    def curve(self) -> MissRatioCurve:
+        hist = self.histogram
+        lo = np.arange(hist.size, dtype=np.float64)
+        return MissRatioCurve(
+            method="exact",
+            line_bytes=self.line_bytes,
+            sets=self.sets,
+            accesses=self.accesses,
+            footprint_lines=float(self.distinct_lines_count),
+            compulsory_misses=float(self.cold_misses),
+            reuse_lo=lo,
+            reuse_hi=lo.copy(),
+            reuse_weight=hist.astype(np.float64),
+        )
+
+
+def exact_mrc(chunks: Iterable, line_bytes: int = 64, sets: int = 1) -> MissRatioCurve:
+    """Exact LRU miss-ratio curve (fully associative, or per set count) in one pass."""
+    acc = StackDistances(line_bytes=line_bytes, sets=sets)
+    for chunk in chunks:
+        acc.update(chunk)
+    return acc.curve()
+
+
+def region_footprint(lines: np.ndarray, regions, line_bytes: int = 64) -> list[dict]:
+    """Distinct lines and bytes per region from sorted distinct ``lines``.
+
+    ``regions``: iterable of (name, base_addr, nbytes) or objects with those attributes.
+    A line counts for a region when its first byte lies in [base_addr, base_addr + nbytes).
+    """
+    lines = np.asarray(lines, dtype=np.uint64)
+    out = []
+    for region in regions:
+        if hasattr(region, "base_addr"):
+            name, base, nbytes = region.name, region.base_addr, region.nbytes
+        else:
+            name, base, nbytes = region
+        first = -(-int(base) // line_bytes)
+        last = -(-(int(base) + int(nbytes)) // line_bytes)
+        lo = np.searchsorted(lines, np.uint64(first), side="left")
+        hi = np.searchsorted(lines, np.uint64(last), side="left")
+        count = int(hi - lo)
+        out.append({"region": name, "distinct_lines": count, "footprint_bytes": count * line_bytes})
+    return out
