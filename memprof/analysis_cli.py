@@ -73,7 +73,11 @@ def timing_overrides(cpu: str, items, path) -> dict:
         raise click.BadParameter(f"unknown CPU preset {cpu!r}; known: {', '.join(list_presets())}", param_hint="--cpu")
     try:
         overrides = load_overrides_toml(path) if path else {}
-        overrides.update(parse_timing_overrides(items))
+        given = parse_timing_overrides(items)
+        per_model = {**overrides.get("compute_cycles_per_lookup", {}), **given.pop("compute_cycles_per_lookup", {})}
+        overrides.update(given)
+        if per_model:
+            overrides["compute_cycles_per_lookup"] = per_model
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--timing") from None
     return overrides

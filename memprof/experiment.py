@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from memprof.calibrate import load_calibration
 from memprof.progress import Progress
 from sim.config import CacheConfig
 from sim.cpu_presets import get_preset
@@ -174,7 +175,16 @@ def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
     if BASELINE not in [t.representation.name for t in traces]:
         raise ValueError(f"the analysis needs the {BASELINE} baseline among the models")
     preset = get_preset(cpu)
-    timing = preset.timing.with_overrides(**(timing_overrides or {}))
+    timing = preset.timing
+    if cpu == "host":
+        params = {t.representation.name: {**t.representation.describe(), "dim": t.representation.dim}
+                  for t in traces}
+        calibrated, compute_note = load_calibration(model_params=params)
+        timing = timing.with_overrides(**calibrated)
+    else:
+        compute_note = (f"compute costs: op counts x the {preset.name} preset's per-operation costs (assumed, "
+                        "well-vectorised code); `memprof calibrate` + --cpu host uses costs measured here")
+    timing = timing.with_overrides(**(timing_overrides or {}))
     rows = []
     for trace in traces:
         run = simulate_model(trace, setup, preset, progress=progress)
@@ -191,6 +201,7 @@ def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
             "l1d": preset.l1d.describe(), "l2": preset.l2.describe()},
         "cpu_preset": preset.name,
         "timing": timing.describe(),
+        "compute_costs": compute_note,
         "models": {t.representation.name: t.representation.describe() for t in traces},
     }
     return frame, metadata

@@ -7,8 +7,8 @@ of Apache Commons' RejectionInversionZipfSampler): O(1) time and memory per draw
 no per-table CDF, so a 40M-row table costs nothing up front.
 
 Scatter: rank k maps to row ``perm_t(k - 1)``, a seeded pseudo-random permutation of
-``[0, n)`` per feature: a 4-round Feistel network on the smallest even-bit domain
->= n with cycle walking (a bijection, O(1) memory).
+``[0, n)`` per feature: a 4-round Feistel network (multiplicative round function) on the
+smallest even-bit domain >= n with cycle walking (a bijection, O(1) memory).
 
 Bags: pooling factor per feature is fixed (an int, or one per feature) or drawn
 per bag from ``poisson:MEAN`` or ``uniform:LO-HI`` (inclusive); Poisson bags may be
@@ -99,6 +99,9 @@ def zipf_rank(state, n, alpha, h_x1, h_n, squeeze):
 # --- seeded permutation of [0, n) ----------------------------------------------------------
 
 
+_ROUND_MUL = np.uint64(0x9E3779B97F4A7C15)
+
+
 @njit(cache=True)
 def feistel_permute(value, n, half_bits, key):
     """Bijection of [0, n): 4-round Feistel on 2*half_bits bits with cycle walking."""
@@ -108,8 +111,8 @@ def feistel_permute(value, n, half_bits, key):
         left = x >> np.uint64(half_bits)
         right = x & mask
         for r in range(4):
-            f = splitmix64(right ^ (np.uint64(key) + np.uint64(r) * np.uint64(0x632BE59BD9B4E019))) & mask
-            left, right = right, left ^ f
+            mixed = (right + np.uint64(key) + np.uint64(r) * np.uint64(0x632BE59BD9B4E019)) * _ROUND_MUL
+            left, right = right, left ^ ((mixed >> np.uint64(29)) & mask)
         x = (left << np.uint64(half_bits)) | right
         if x < np.uint64(n):
             return np.int64(x)

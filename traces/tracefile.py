@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from numba import njit
 
 from sim.access import ADDR_MASK, WRITE_FLAG
 from traces.fileio import atomic_open
@@ -427,24 +428,42 @@ _HEX_LUT[list(b"abcdef")] = np.arange(10, 16)
 _HEX_LUT[list(b"ABCDEF")] = np.arange(10, 16)
 
 
+@njit(cache=True)
+def _parse_hex_kernel(buf, starts, ends, lut, values, ok):
+    for i in range(starts.shape[0]):
+        lo, hi = starts[i], ends[i]
+        if hi - lo <= 0 or hi - lo > 16:
+            ok[i] = False
+            continue
+        acc = np.uint64(0)
+        good = True
+        for p in range(lo, hi):
+            nibble = lut[buf[p]]
+            if nibble > 15:
+                good = False
+                break
+            acc = (acc << np.uint64(4)) | np.uint64(nibble)
+        values[i] = acc if good else np.uint64(0)
+        ok[i] = good
+
+
 def parse_hex_fields(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised hex parsing of the byte ranges ``buf[starts[i]:ends[i]]`` (no ``0x``, no sign).
+    """Parse the hex byte ranges ``buf[starts[i]:ends[i]]`` (no ``0x``, no sign) in one Numba pass.
 
     Returns ``(values uint64, ok bool)``; ``ok`` is False for an empty field, a field
-    of more than 16 digits or one with a non-hex byte (its value is then meaningless).
+    of more than 16 digits or one with a non-hex byte (its value is then 0).
     Shared by the din reader and the dataset readers (``traces.readers``).
     """
-    starts = np.asarray(starts, dtype=np.int64)
-    ends = np.asarray(ends, dtype=np.int64)
-    length = ends - starts
-    ok = (length > 0) & (length <= 16)
-    values = np.zeros(starts.shape[0], dtype=np.uint64)
-    longest = int(length.max(initial=0))
-    for k in range(min(longest, 16)):  # k-th digit from the right
-        active = ok & (length > k)
-        nibble = _HEX_LUT[buf[np.where(active, ends - 1 - k, 0)]]
-        ok &= ~(active & (nibble > 15))
-        values |= np.where(active, nibble & 15, 0).astype(np.uint64) << np.uint64(4 * k)
+    buf = np.ascontiguousarray(buf, dtype=np.uint8)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    ends = np.ascontiguousarray(ends, dtype=np.int64)
+    if starts.shape != ends.shape or starts.ndim != 1:
+        raise ValueError(f"parse_hex_fields: starts and ends must be 1-D of one length, got {starts.shape} and {ends.shape}")
+    if starts.size and (int(starts.min()) < 0 or int(ends.max()) > buf.shape[0]):
+        raise ValueError("parse_hex_fields: field bounds fall outside the buffer")
+    values = np.empty(starts.shape[0], dtype=np.uint64)
+    ok = np.empty(starts.shape[0], dtype=np.bool_)
+    _parse_hex_kernel(buf, starts, ends, _HEX_LUT, values, ok)
     return values, ok
 
 

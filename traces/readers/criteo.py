@@ -37,6 +37,10 @@ def open_binary(path: str | os.PathLike):
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
 
 
+def _unix(block: bytes) -> bytes:
+    return block.replace(b"\r\n", b"\n") if b"\r" in block else block
+
+
 def iter_line_blocks(handle, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
     """Yield ``(block, first_line_number)``: blocks of whole lines, each ending with ``\\n``.
 
@@ -47,7 +51,7 @@ def iter_line_blocks(handle, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[b
         data = handle.read(block_bytes)
         if not data:
             if rest:
-                yield rest.replace(b"\r\n", b"\n") + b"\n", line_no
+                yield _unix(rest) + b"\n", line_no
             return
         data = rest + data
         cut = data.rfind(b"\n")
@@ -55,7 +59,7 @@ def iter_line_blocks(handle, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[b
             rest = data
             continue
         block, rest = data[: cut + 1], data[cut + 1 :]
-        yield block.replace(b"\r\n", b"\n"), line_no
+        yield _unix(block), line_no
         line_no += block.count(b"\n")
 
 

@@ -17,10 +17,11 @@ def dlrm_row(token, rows):
 def _pooled_kernel(indices, offsets, batch_size, rows, elem_offsets, dim, weights, out):
     for t in range(rows.shape[0]):
         for b in range(batch_size):
+            row = out[t, b]
             for i in range(offsets[t * batch_size + b], offsets[t * batch_size + b + 1]):
                 start = elem_offsets[t] + dlrm_row(indices[i], rows[t]) * dim
                 for j in range(dim):
-                    out[t, b, j] += weights[start + j]
+                    row[j] += weights[start + j]
 
 
 @njit(cache=True)

@@ -35,11 +35,12 @@ def hashed_row(token, n, m, val_offset, a, b):
 def _pooled_kernel(indices, offsets, batch_size, rows, m, val_offsets, params, elem_offsets, dim, weights, out):
     for t in range(rows.shape[0]):
         for b in range(batch_size):
+            acc = out[t, b]
             for i in range(offsets[t * batch_size + b], offsets[t * batch_size + b + 1]):
                 row = hashed_row(indices[i], rows[t], m, val_offsets[t], params[0], params[1])
                 start = elem_offsets[t] + row * dim
                 for j in range(dim):
-                    out[t, b, j] += weights[start + j]
+                    acc[j] += weights[start + j]
 
 
 @njit(cache=True)

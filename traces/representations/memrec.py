@@ -73,10 +73,13 @@ def _pooled_kernel(indices, offsets, batch_size, rows, val_offsets, shared, tok_
                     start = w_base + memrec_row(key, w_params, h, d_w) * width
                     for e in range(width):
                         alpha[e] += weights[start + e]
+                row = out[t, b]
                 for h in range(tok_params.shape[0]):
                     start = tok_base + memrec_row(key, tok_params, h, d) * dim
-                    for j in range(dim):
-                        out[t, b, j] += alpha[j // block] * weights[start + j]
+                    for e in range(width):
+                        scale = alpha[e]
+                        for j in range(e * block, (e + 1) * block):
+                            row[j] += scale * weights[start + j]
 
 
 @njit(cache=True)
