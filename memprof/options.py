@@ -7,6 +7,7 @@ One place turns ``--workload/--data/--batch-size/--batches/--pooling/--alpha/--s
 from __future__ import annotations
 
 import functools
+import itertools
 
 import click
 
@@ -124,7 +125,7 @@ def make_trace(model: str, opts: dict, model_params: dict | None = None) -> Mode
 
             rep = build(model, workload, **params)
             batches = open_dataset(opts["data"], opts["batch_size"], caps=list(workload.cardinalities))
-            limited = (b for b, _ in zip(batches, range(opts["batches"])))
+            limited = itertools.islice(batches, opts["batches"])
             return ModelTrace(rep, limited, batch_size=opts["batch_size"], num_batches=opts["batches"],
                               line_bytes=opts["line_bytes"], source={"source": "dataset", "path": str(opts["data"])})
         return model_trace(model, workload, batch_size=opts["batch_size"], batches=opts["batches"],

@@ -13,30 +13,9 @@ import numpy as np
 from traces.batch import Batch
 from traces.generator import SyntheticGenerator
 from traces.representations import Representation, build
+from traces.tracefile import DEFAULT_CHUNK_ENTRIES, rechunk
 from traces.workloads import Workload, get_workload
 
-DEFAULT_CHUNK_ENTRIES = 1 << 20
-
-
-def rechunk(arrays: Iterable[np.ndarray], chunk_entries: int = DEFAULT_CHUNK_ENTRIES) -> Iterator[np.ndarray]:
-    """Regroup a stream of uint64 arrays into fresh chunks of ``chunk_entries`` (the last may be shorter)."""
-    if chunk_entries < 1:
-        raise ValueError(f"chunk_entries must be >= 1, got {chunk_entries}")
-    buffer = np.empty(chunk_entries, dtype=np.uint64)
-    filled = 0
-    for array in arrays:
-        pos = 0
-        while pos < array.shape[0]:
-            take = min(chunk_entries - filled, array.shape[0] - pos)
-            buffer[filled : filled + take] = array[pos : pos + take]
-            filled += take
-            pos += take
-            if filled == chunk_entries:
-                yield buffer
-                buffer = np.empty(chunk_entries, dtype=np.uint64)
-                filled = 0
-    if filled:
-        yield buffer[:filled]
 
 
 class ModelTrace:

@@ -545,6 +545,7 @@ def iter_trace_file(path: str | os.PathLike, chunk_entries: int = DEFAULT_CHUNK_
     """Stream a memprof trace, a raw ``.npy`` or DineroIV ``din`` text as uint64 chunks (auto-detected).
 
     Chunks hold ``chunk_entries`` addresses (the last may be shorter); bit 63 marks writes.
+    Chunks may be read-only views of a memory-mapped file: copy one before modifying it.
     Raises ``TraceFormatError`` naming the file and byte offset (and line, for din).
     """
     if int(chunk_entries) <= 0:

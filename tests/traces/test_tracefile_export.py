@@ -208,3 +208,22 @@ def test_overlapping_regions_rejected(tmp_path):
         writer.write([1])
     with pytest.raises(TraceFormatError, match="overlap"):
         trace_info(path)
+
+
+def test_parse_hex_fields_matches_python_int():
+    from traces.tracefile import parse_hex_fields
+
+    rng = np.random.default_rng(2)
+    alphabet = list("0123456789abcdefABCDEF") + ["g", "x", " ", "-"]
+    texts = ["", "0", "ffffffffffffffff", "1" * 17] + [
+        "".join(rng.choice(alphabet, size=int(rng.integers(1, 18)))) for _ in range(300)
+    ]
+    buf = np.frombuffer("".join(texts).encode(), dtype=np.uint8)
+    ends = np.cumsum([len(t) for t in texts])
+    starts = ends - [len(t) for t in texts]
+    values, ok = parse_hex_fields(buf, starts, ends)
+    for text, value, good in zip(texts, values.tolist(), ok.tolist()):
+        valid = 0 < len(text) <= 16 and all(c in "0123456789abcdefABCDEF" for c in text)
+        assert good == valid, text
+        if valid:
+            assert value == int(text, 16)
