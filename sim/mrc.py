@@ -10,17 +10,19 @@ How (per access, O(log reuse-time) and memory proportional to distinct lines):
 - a growing open-addressing hash table (numba arrays, linear probing) maps line -> time of
   its last access; the slot of a line is ``fib_hash(line >> 3) * 8 + (line & 7)`` so the 8
   lines of a 512 B block share one 64 B cache line of keys;
-- a Fenwick tree over access times holds a 1 at the last access of each live line; the stack
-  distance is the number of ones after the previous access time. The tree is built by
-  appending (a new node sums its already-built children, amortised O(1)) and queried with a
-  range walk that stops where the paths of the two end points meet, so short reuses touch
-  only a few recent, cached nodes;
+- the last access of each live line is a set bit on a time axis (a bitmap), with a Fenwick
+  tree over the popcounts of its complete 64-bit words; the stack distance of a reuse of
+  time p is ``live lines - marks at times <= p``: one prefix walk plus one popcount. The
+  bitmap and word tree are 1/32 and 1/16 of a per-time int32 tree, so they stay in cache;
 - when the time axis fills, it is compacted: live marks are renumbered 0..live-1 in order
   and the tree is rebuilt in O(live). The axis is kept between 4x and 8x the live lines, so
-  the tree stays sized by distinct lines, not by trace length.
+  state stays sized by distinct lines, not by trace length;
+- a chunk is processed in one numba call that prefetches the hash slot and bitmap word of
+  accesses a few steps ahead and fills the histogram in a separate loop (independent
+  increments overlap their cache misses). Big arrays grow in Python with numpy.
 
 Set-associative curves: with ``sets=S`` (set = line mod S, as in the simulator) each set
-keeps its own time axis and tree segment, and the distance counts only lines of the same
+keeps its own segment of the time axis, and the distance counts only lines of the same
 set. An access hits in an S-set, A-way LRU cache iff its per-set distance is below A, so
 one pass gives the exact LRU miss count of every associativity at that set count: the
 point for A ways is a cache of S * A * line_bytes bytes. Sizes between those points do not
@@ -39,6 +41,7 @@ from typing import Iterable
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from sim.access import ADDR_MASK
@@ -83,19 +86,17 @@ def _find(keys, line, bits):
 
 
 @njit(cache=True)
-def _rehash(keys, vals, bits_new):
-    """A table of 2**bits_new slots with every key of ``keys`` reinserted."""
-    size = np.int64(1) << bits_new
-    new_keys = np.empty(size, np.uint64)
-    new_keys[:] = EMPTY_KEY
-    new_vals = np.zeros(size, np.int32)
+def _rehash_into(keys, vals, new_keys, new_vals, bits_new):
+    """Reinsert every key of ``keys`` into the empty table ``new_keys`` of 2**bits_new slots.
+
+    Big arrays are allocated by numpy in Python (it asks the kernel for huge pages; first
+    touches of numba-allocated arrays cost 4 KiB page faults, slow in a VM)."""
     for h in range(keys.size):
         k = keys[h]
         if k != EMPTY_KEY:
             j = -_find(new_keys, k, bits_new) - 1
             new_keys[j] = k
             new_vals[j] = vals[h]
-    return new_keys, new_vals
 
 
 @njit(cache=True)
@@ -154,6 +155,25 @@ def _ctz(typingctx, x):
     return sig, codegen
 
 
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Hint the CPU to fetch arr[idx] into cache (llvm.prefetch; never faults)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        i32 = ir.IntType(32)
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=True, inline="always")
 def _count_after(bits, fen, b, p, tau, live):
     """Marks at times p+1 .. tau-1: the stack distance of a reuse whose previous access was p.
@@ -203,31 +223,30 @@ def _append_mark(bits, fen, slot, b, tau, h):
 
 
 @njit(cache=True)
-def _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, pool_words, slack):
-    """Renumber set s's live marks to times 0..live-1; grow its axis to >= slack x live."""
+def _compact_plan(s, seg_base, seg_cap, seg_live, pool_words, slack):
+    """(new base, new cap, pool words in use afterwards) of compacting set s."""
     cap = seg_cap[s]
     live = seg_live[s]
     b = seg_base[s]
     new_cap = cap
     while live * slack > new_cap:
         new_cap *= 2
-    nb = b
-    if new_cap != cap:
-        if b + (cap >> 6) == pool_words:
-            need = b + (new_cap >> 6)
-        else:
-            nb = pool_words
-            need = nb + (new_cap >> 6)
-        if need > bits.size:
-            size = max(need, 2 * bits.size)
-            grown_bits = np.zeros(size, np.uint64)
-            grown_bits[:pool_words] = bits[:pool_words]
-            grown_fen = np.zeros(size, np.int32)
-            grown_fen[:pool_words] = fen[:pool_words]
-            grown_slot = np.empty(size << 6, np.int32)
-            grown_slot[: pool_words << 6] = slot[: pool_words << 6]
-            bits, fen, slot = grown_bits, grown_fen, grown_slot
-        pool_words = need
+    if new_cap == cap:
+        return b, cap, pool_words
+    if b + (cap >> 6) == pool_words:  # last segment of the pool: grow in place
+        return b, new_cap, b + (new_cap >> 6)
+    return pool_words, new_cap, pool_words + (new_cap >> 6)
+
+
+@njit(cache=True)
+def _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, pool_words, slack):
+    """Renumber set s's live marks to times 0..live-1, moving or growing its segment so the
+    axis holds >= slack x live. Returns the pool words in use, or -1 (nothing done) when
+    the pool arrays are too small: the caller grows them and calls again."""
+    nb, new_cap, new_pool = _compact_plan(s, seg_base, seg_cap, seg_live, pool_words, slack)
+    if new_pool > bits.size:
+        return -1
+    b = seg_base[s]
     new = 0
     sb = b << 6
     nsb = nb << 6
@@ -252,7 +271,7 @@ def _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, po
     seg_base[s] = nb
     seg_cap[s] = new_cap
     seg_time[s] = new
-    return bits, fen, slot, pool_words
+    return new_pool
 
 
 @njit(cache=True)
@@ -266,49 +285,57 @@ def _relink_slots(keys, vals, slot, nsets, seg_base):
             slot[(seg_base[s] << 6) + vals[h]] = h
 
 
-@njit(cache=True)
-def _grow_hist(hist, d):
-    grown = np.zeros(max(2 * hist.size, d + 1), hist.dtype)
-    grown[: hist.size] = hist
-    return grown
-
-
 # --------------------------------------------------------------------------- the pass
 
-# meta: [0] distinct lines in the table, [1] log2 table slots, [2] words of the pool in use,
-#       [3] cold (first-touch) accesses, [4] accesses processed
+_AHEAD_KEYS = 16  # prefetch the hash slot of the access this far ahead
+_AHEAD_MARK = 8   # ... and the bitmap word / tree node of its previous access this far ahead
+
+
 @njit(cache=True)
-def _kernel(chunk, shift, nsets, keys, vals, bits, fen, slot, hist, seg_base, seg_cap, seg_time, seg_live, meta):
+def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_size, seg_base, seg_cap, seg_time,
+         seg_live, meta):
+    """Process accesses from ``start`` until the end or until one needs a rare event
+    (table growth or axis compaction); return the index it stopped at. dist[i] gets the
+    stack distance of access i (-1: first touch); the histogram is filled afterwards in a
+    separate loop, whose independent increments overlap their cache misses. The hash slot
+    and the previous mark of accesses a few steps ahead are prefetched, since each access
+    is otherwise a chain of dependent cache misses. No array is reassigned here."""
     count = meta[0]
     hbits = meta[1]
-    pool_words = meta[2]
     cold = meta[3]
-    limit = (np.int64(1) << hbits) >> 1
+    # stop before the table passes half full, or before a distance (< distinct lines) could
+    # fall outside the histogram
+    limit = min((np.int64(1) << hbits) >> 1, hist_size - 1)
     S = np.uint64(nsets)
     ushift = np.uint64(shift)
-    for i in range(chunk.size):
+    i = start
+    n = chunk.size
+    last_word = bits.size - 1
+    while i < n:
+        if i + _AHEAD_KEYS < n:
+            ahead = (chunk[i + _AHEAD_KEYS] & _ADDR_MASK) >> ushift
+            slot_ahead = _home(ahead, hbits)
+            _prefetch(keys, slot_ahead)
+            _prefetch(vals, slot_ahead)
+        if i + _AHEAD_MARK < n:
+            ahead = (chunk[i + _AHEAD_MARK] & _ADDR_MASK) >> ushift
+            s_ahead = 0 if nsets == 1 else np.int64(ahead % S)
+            word_ahead = min(seg_base[s_ahead] + (np.int64(vals[_home(ahead, hbits)]) >> 6), last_word)
+            _prefetch(bits, word_ahead)
+            _prefetch(fen, max(word_ahead - 1, 0))
         line = (chunk[i] & _ADDR_MASK) >> ushift
         s = 0 if nsets == 1 else np.int64(line % S)
-        if count >= limit:
-            hbits += 1
-            keys, vals = _rehash(keys, vals, hbits)
-            limit = (np.int64(1) << hbits) >> 1
-            _relink_slots(keys, vals, slot, nsets, seg_base)
         tau = seg_time[s]
-        if tau == seg_cap[s]:
-            bits, fen, slot, pool_words = _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time,
-                                                   seg_live, pool_words, _AXIS_SLACK)
-            tau = seg_time[s]
+        if count >= limit or tau == seg_cap[s]:
+            break
         b = seg_base[s]
         h = _find(keys, line, hbits)
         if h >= 0:
             p = np.int64(vals[h])
-            d = _count_after(bits, fen, b, p, tau, seg_live[s])
-            if d >= hist.size:
-                hist = _grow_hist(hist, d)
-            hist[d] += 1
+            dist[i] = _count_after(bits, fen, b, p, tau, seg_live[s])
             _remove_mark(bits, fen, b, p, tau)
         else:
+            dist[i] = -1
             h = -h - 1
             keys[h] = line
             count += 1
@@ -317,12 +344,56 @@ def _kernel(chunk, shift, nsets, keys, vals, bits, fen, slot, hist, seg_base, se
         _append_mark(bits, fen, slot, b, tau, h)
         vals[h] = tau
         seg_time[s] = tau + 1
+        i += 1
     meta[0] = count
-    meta[1] = hbits
-    meta[2] = pool_words
     meta[3] = cold
-    meta[4] += chunk.size
-    return keys, vals, bits, fen, slot, hist
+    return i
+
+
+@njit(cache=True)
+def _accumulate(hist, dist, start, stop):
+    """hist[d] += 1 for every reuse distance in dist[start:stop] (independent increments
+    in a small loop, so their cache misses overlap)."""
+    for k in range(start, stop):
+        d = dist[k]
+        if d >= 0:
+            hist[d] += 1
+
+
+EVENT_DONE = 0        # chunk finished
+EVENT_GROW_TABLE = 1  # the hash table reached half full: grow it, then call again
+EVENT_GROW_POOL = 2   # a compaction needs more time-axis words: grow the pool, then call again
+EVENT_GROW_HIST = 3   # distinct lines reached the histogram length: grow it, then call again
+
+
+# meta: [0] distinct lines in the table, [1] log2 table slots, [2] words of the pool in use,
+#       [3] cold (first-touch) accesses
+@njit(cache=True)
+def _kernel(chunk, start, shift, nsets, keys, vals, bits, fen, slot, hist, dist, seg_base, seg_cap, seg_time,
+            seg_live, meta):
+    """Process chunk[start:] until done or until an event needs new arrays from the caller.
+
+    Returns (index of the first unprocessed access, event)."""
+    S = np.uint64(nsets)
+    i = start
+    while True:
+        stop = _run(chunk, i, shift, nsets, keys, vals, bits, fen, slot, dist, hist.size, seg_base, seg_cap,
+                    seg_time, seg_live, meta)
+        _accumulate(hist, dist, i, stop)
+        i = stop
+        if i >= chunk.size:
+            return i, EVENT_DONE
+        if meta[0] >= ((np.int64(1) << meta[1]) >> 1):
+            return i, EVENT_GROW_TABLE
+        if meta[0] >= hist.size - 1:
+            return i, EVENT_GROW_HIST
+        line = (chunk[i] & _ADDR_MASK) >> np.uint64(shift)
+        s = 0 if nsets == 1 else np.int64(line % S)
+        if seg_time[s] == seg_cap[s]:
+            pool = _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, meta[2], _AXIS_SLACK)
+            if pool < 0:
+                return i, EVENT_GROW_POOL
+            meta[2] = pool
 
 
 # --------------------------------------------------------------------------- input handling
@@ -513,21 +584,61 @@ class StackDistances:
         self._fen = np.zeros(words, np.int32)
         self._slot = np.zeros(words << 6, np.int32)
         self._hist = np.zeros(1024, np.int64)
-        self._meta = np.array([0, bits, words, 0, 0], np.int64)
+        self._dist = np.empty(0, np.int32)  # scratch: distances of one chunk
+        self._meta = np.array([0, bits, words, 0], np.int64)
+        self._accesses = 0
 
     def update(self, chunk) -> None:
         """Feed one chunk of uint64 byte addresses (bit 63 = write flag, ignored)."""
         arr = as_chunk(chunk)
         if arr.size == 0:
             return
-        self._keys, self._vals, self._bits, self._fen, self._slot, self._hist = _kernel(
-            arr, self._shift, self.sets, self._keys, self._vals, self._bits, self._fen, self._slot, self._hist,
-            self._seg_base, self._seg_cap, self._seg_time, self._seg_live, self._meta,
-        )
+        if self._dist.size < arr.size:
+            self._dist = np.empty(arr.size, np.int32)
+        i = 0
+        while True:
+            i, event = _kernel(arr, i, self._shift, self.sets, self._keys, self._vals, self._bits, self._fen,
+                               self._slot, self._hist, self._dist, self._seg_base, self._seg_cap,
+                               self._seg_time, self._seg_live, self._meta)
+            if event == EVENT_DONE:
+                break
+            if event == EVENT_GROW_TABLE:
+                self._grow_table()
+            elif event == EVENT_GROW_HIST:
+                grown = np.zeros(2 * self._hist.size, np.int64)
+                grown[: self._hist.size] = self._hist
+                self._hist = grown
+            else:
+                self._grow_pool(arr, i)
+        self._accesses += arr.size
+
+    def _grow_table(self) -> None:
+        bits = int(self._meta[1]) + 1
+        keys = np.full(1 << bits, EMPTY_KEY, np.uint64)
+        vals = np.zeros(1 << bits, np.int32)
+        _rehash_into(self._keys, self._vals, keys, vals, bits)
+        _relink_slots(keys, vals, self._slot, self.sets, self._seg_base)
+        self._keys, self._vals = keys, vals
+        self._meta[1] = bits
+
+    def _grow_pool(self, arr: np.ndarray, i: int) -> None:
+        line = (int(arr[i]) & int(ADDR_MASK)) >> self._shift
+        s = line % self.sets
+        _, _, need = _compact_plan(s, self._seg_base, self._seg_cap, self._seg_live, int(self._meta[2]),
+                                   _AXIS_SLACK)
+        words = max(need, 2 * self._bits.size)
+        used = int(self._meta[2])
+        bits = np.zeros(words, np.uint64)
+        bits[:used] = self._bits[:used]
+        fen = np.zeros(words, np.int32)
+        fen[:used] = self._fen[:used]
+        slot = np.empty(words << 6, np.int32)
+        slot[: used << 6] = self._slot[: used << 6]
+        self._bits, self._fen, self._slot = bits, fen, slot
 
     @property
     def accesses(self) -> int:
-        return int(self._meta[4])
+        return self._accesses
 
     @property
     def distinct_lines_count(self) -> int:
@@ -554,6 +665,10 @@ class StackDistances:
         """Sorted line indices touched so far (line = byte address // line_bytes)."""
         keys = self._keys[self._keys != EMPTY_KEY]
         return np.sort(keys)
+
+    def footprint_sample(self) -> tuple[np.ndarray, float]:
+        """(sorted distinct lines, 1.0): the lines behind the footprint and their weight."""
+        return self.distinct_lines(), 1.0
 
     def curve(self) -> MissRatioCurve:
         hist = self.histogram

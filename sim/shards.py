@@ -51,7 +51,9 @@ _TWO64 = 18446744073709551616.0
 
 @njit(cache=True, inline="always")
 def _sample_hash(line):
-    """MurmurHash3 fmix64: a bijective 64-bit mixer, independent of the table's hash."""
+    """MurmurHash3 fmix64: a bijective 64-bit mixer, independent of the table's hash.
+
+    Callers pass ``line ^ salt`` (the salt comes from the seed: independent samples)."""
     x = line ^ (line >> _S33)
     x *= _C1
     x ^= x >> _S33
@@ -59,16 +61,26 @@ def _sample_hash(line):
     return x ^ (x >> _S33)
 
 
-def sample_hash(lines) -> np.ndarray:
+def salt_for_seed(seed: int) -> int:
+    """The 64-bit salt XORed into line indices before hashing (SplitMix64 of the seed)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"SHARDS seed must be a non-negative integer, got {seed!r}")
+    z = (int(seed) + 0x9E3779B97F4A7C15) % 2**64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+    return z ^ (z >> 31)
+
+
+def sample_hash(lines, seed: int = 0) -> np.ndarray:
     """The sampling hash of each line index (uint64), for tests and tools."""
-    return _hash_array(np.ascontiguousarray(lines, dtype=np.uint64))
+    return _hash_array(np.ascontiguousarray(lines, dtype=np.uint64), np.uint64(salt_for_seed(seed)))
 
 
 @njit(cache=True)
-def _hash_array(lines):
+def _hash_array(lines, salt):
     out = np.empty(lines.size, np.uint64)
     for i in range(lines.size):
-        out[i] = _sample_hash(lines[i])
+        out[i] = _sample_hash(lines[i] ^ salt)
     return out
 
 
@@ -80,30 +92,33 @@ def threshold_for_rate(rate: float) -> int:
 
 
 @njit(cache=True)
-def _filter_kernel(chunk, shift, thr, out):
+def _filter_kernel(chunk, shift, thr, salt, out):
     """Write the line index of every access whose line hash <= thr into out; return the count."""
     m = 0
     ushift = np.uint64(shift)
     for i in range(chunk.size):
         line = (chunk[i] & _ADDR_MASK) >> ushift
-        if _sample_hash(line) <= thr:
+        if _sample_hash(line ^ salt) <= thr:
             out[m] = line
             m += 1
     return m
 
 
-def shards_filter(chunk, rate: float, line_bytes: int = 64) -> np.ndarray:
+def shards_filter(chunk, rate: float, line_bytes: int = 64, seed: int = 0) -> np.ndarray:
     """Line indices of the accesses of ``chunk`` that SHARDS samples at ``rate``, in order."""
     arr = as_chunk(chunk)
     out = np.empty(arr.size, np.uint64)
-    m = _filter_kernel(arr, _line_shift(line_bytes), np.uint64(threshold_for_rate(rate)), out)
+    m = _filter_kernel(arr, _line_shift(line_bytes), np.uint64(threshold_for_rate(rate)),
+                       np.uint64(salt_for_seed(seed)), out)
     return out[:m].copy()
 
 
 class ShardsRate:
     """Fixed-rate SHARDS: exact stack distances of the lines whose hash falls under R."""
 
-    def __init__(self, rate: float, line_bytes: int = 64, adjust: bool = True):
+    def __init__(self, rate: float, line_bytes: int = 64, adjust: bool = True, seed: int = 0):
+        self.seed = seed
+        self._salt = np.uint64(salt_for_seed(seed))
         self.threshold = threshold_for_rate(rate)
         self.rate = (self.threshold + 1) / 2.0**64
         self.line_bytes = int(line_bytes)
@@ -118,7 +133,7 @@ class ShardsRate:
         arr = as_chunk(chunk)
         if self._buffer.size < arr.size:
             self._buffer = np.empty(arr.size, np.uint64)
-        m = _filter_kernel(arr, self._shift, np.uint64(self.threshold), self._buffer)
+        m = _filter_kernel(arr, self._shift, np.uint64(self.threshold), self._salt, self._buffer)
         self.accesses += arr.size
         if m:
             self._stack.update(self._buffer[:m])
@@ -126,6 +141,10 @@ class ShardsRate:
     @property
     def sampled_accesses(self) -> int:
         return self._stack.accesses
+
+    def footprint_sample(self) -> tuple[np.ndarray, float]:
+        """(sorted sampled lines, 1 / R): each sampled line stands for 1 / R lines."""
+        return self._stack.distinct_lines(), 1.0 / self.rate
 
     @property
     def memory_bytes(self) -> int:
@@ -212,7 +231,7 @@ def _bin_of(dist, bpo, nbins):
 #        [4] words of the time axis in use, [5] sampled accesses, [6] bins per octave
 # fmeta: [0] cold weight (trace accesses)
 @njit(cache=True)
-def _size_kernel(chunk, shift, keys, vals, bits_arr, fen, slot, seg_base, seg_cap, seg_time, seg_live,
+def _size_kernel(chunk, shift, salt, keys, vals, bits_arr, fen, slot, seg_base, seg_cap, seg_time, seg_live,
                  heap_h, heap_l, hist, thr_arr, imeta, fmeta):
     bits = imeta[0]
     heap_n = imeta[2]
@@ -228,12 +247,13 @@ def _size_kernel(chunk, shift, keys, vals, bits_arr, fen, slot, seg_base, seg_ca
     w = _TWO64 / (np.float64(thr) + 1.0)
     for i in range(chunk.size):
         line = (chunk[i] & _ADDR_MASK) >> ushift
-        hv = _sample_hash(line)
+        hv = _sample_hash(line ^ salt)
         if hv > thr:
             continue
         if seg_time[0] == seg_cap[0]:
-            bits_arr, fen, slot, pool_used = _compact(0, bits_arr, fen, slot, vals, seg_base, seg_cap, seg_time,
-                                                      seg_live, pool_used, _AXIS_SLACK)
+            # the axis holds >= 4 x max_lines, so compaction never needs a bigger pool
+            pool_used = _compact(0, bits_arr, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, pool_used,
+                                 _AXIS_SLACK)
         tau = seg_time[0]
         h = _find(keys, line, bits)
         if h >= 0:
@@ -275,19 +295,20 @@ def _size_kernel(chunk, shift, keys, vals, bits_arr, fen, slot, seg_base, seg_ca
     imeta[4] = pool_used
     imeta[5] = sampled
     fmeta[0] = cold_w
-    return bits_arr, fen, slot
 
 
 class ShardsSize:
     """Fixed-size SHARDS: at most ``max_lines`` sampled lines; the rate adapts downwards."""
 
     def __init__(self, max_lines: int, line_bytes: int = 64, initial_rate: float = 1.0,
-                 adjust: bool = True, bins_per_octave: int = 64):
+                 adjust: bool = True, bins_per_octave: int = 64, seed: int = 0):
         if isinstance(max_lines, bool) or not isinstance(max_lines, (int, np.integer)) or max_lines < 1:
             raise ValueError(f"SHARDS max sampled lines must be a positive integer, got {max_lines!r}")
         if not (1 <= bins_per_octave <= 4096):
             raise ValueError(f"bins_per_octave must be in 1..4096, got {bins_per_octave}")
         self.max_lines = int(max_lines)
+        self.seed = seed
+        self._salt = np.uint64(salt_for_seed(seed))
         self.line_bytes = int(line_bytes)
         self._shift = _line_shift(line_bytes)
         self.adjust = bool(adjust)
@@ -314,8 +335,8 @@ class ShardsSize:
         if arr.size == 0:
             return
         base, cap, tm, live = self._seg
-        self._bits, self._fen, self._slot = _size_kernel(
-            arr, self._shift, self._keys, self._vals, self._bits, self._fen, self._slot, base, cap, tm, live,
+        _size_kernel(
+            arr, self._shift, self._salt, self._keys, self._vals, self._bits, self._fen, self._slot, base, cap, tm, live,
                                 self._heap_h, self._heap_l, self._hist, self._thr, self._imeta, self._fmeta)
         self.accesses += arr.size
 
@@ -334,6 +355,10 @@ class ShardsSize:
     @property
     def sampled_accesses(self) -> int:
         return int(self._imeta[5])
+
+    def footprint_sample(self) -> tuple[np.ndarray, float]:
+        """(sorted sampled lines now held, 1 / R): each stands for 1 / R lines."""
+        return np.sort(self._keys[self._keys != EMPTY_KEY]), 1.0 / self.rate
 
     @property
     def memory_bytes(self) -> int:
@@ -369,11 +394,14 @@ class ShardsSize:
 
 
 def shards_mrc(chunks, rate: float | None = None, max_lines: int | None = None,
-               line_bytes: int = 64, adjust: bool = True) -> MissRatioCurve:
+               line_bytes: int = 64, adjust: bool = True, seed: int = 0) -> MissRatioCurve:
     """SHARDS curve in one pass: fixed rate (``rate``) or fixed size (``max_lines``)."""
     if (rate is None) == (max_lines is None):
         raise ValueError("give exactly one of rate (fixed-rate SHARDS) or max_lines (fixed-size SHARDS)")
-    acc = ShardsRate(rate, line_bytes, adjust) if rate is not None else ShardsSize(max_lines, line_bytes, adjust=adjust)
+    if rate is not None:
+        acc = ShardsRate(rate, line_bytes, adjust, seed=seed)
+    else:
+        acc = ShardsSize(max_lines, line_bytes, adjust=adjust, seed=seed)
     for chunk in chunks:
         acc.update(chunk)
     return acc.curve()
