@@ -1,3 +1,185 @@
-"""memprof CLI commands: sim."""
+"""memprof CLI commands: ``simulate`` (a trace file through the LLC simulator) and
+``policies`` (the registered replacement policies).
 
-COMMANDS: list = []
+The work lives in ``simulate_trace_file`` (a library function returning a DataFrame, one
+row per LLC size, all sizes fed in one pass over the file); the click command only turns
+options into ``CacheConfig`` objects and hands the frame to ``memprof.report``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+import pandas as pd
+
+from memprof.options import parse_sizes, runtime_errors
+from memprof.progress import Progress
+from memprof.report.tables import FORMATS, emit
+from sim.config import CacheConfig
+from sim.engine import Simulator, resolve_warmup
+from sim.sampling import parse_fraction
+from sim.policies import POLICIES
+from sim.sizes import SIZE_HELP
+from traces.tracefile import DEFAULT_CHUNK_ENTRIES, iter_trace_file
+
+
+def _count_accesses(path, chunk_entries: int) -> int:
+    return sum(int(chunk.shape[0]) for chunk in iter_trace_file(path, chunk_entries))
+
+
+def simulate_trace_file(
+    path: str | os.PathLike,
+    llc_configs: list[CacheConfig],
+    *,
+    l1: CacheConfig | None = None,
+    l2: CacheConfig | None = None,
+    inclusive: bool = True,
+    prefetch: bool = False,
+    warmup: int | float = 0,
+    sample_sets: float | str | None = None,
+    threads: int = 1,
+    chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Simulate a trace file (memprof trace, raw ``.npy`` or DineroIV ``din``) through
+    each LLC configuration; one pass over the file, one row per configuration.
+
+    ``warmup`` is an access count or a fraction of the trace (the file is then counted
+    first). Malformed files raise ``traces.tracefile.TraceFormatError`` (a ValueError).
+    """
+    if not llc_configs:
+        raise ValueError("give at least one LLC configuration")
+    total = _count_accesses(path, chunk_entries) if isinstance(warmup, float) and warmup > 0 else None
+    warm = resolve_warmup(warmup, total)
+    sims = [
+        Simulator(cfg, l1=l1, l2=l2, inclusive=inclusive, prefetch=prefetch, warmup=warm,
+                  sample_sets=sample_sets, threads=threads)
+        for cfg in llc_configs
+    ]
+    meter = Progress("simulate", total=total, enabled=progress)
+    for chunk in iter_trace_file(path, chunk_entries):
+        for sim in sims:
+            sim.feed(chunk)
+        meter.update(int(chunk.shape[0]))
+    meter.close()
+    if warm and sims[0].fed <= warm:
+        raise ValueError(f"the warm-up ({warm:,} accesses) covers the whole trace ({sims[0].fed:,} accesses)")
+    rows = []
+    for sim in sims:
+        result = sim.result()
+        row = {"trace": os.fspath(path), **result.to_record(), "seed": sim.configs[-1].seed}
+        if result.notes:
+            row["notes"] = "; ".join(result.notes)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def policies_frame() -> pd.DataFrame:
+    """The policy registry as a frame (name, set-parallel, description)."""
+    return pd.DataFrame(
+        [{"policy": p.name, "set_parallel": p.set_parallel, "description": p.description} for p in POLICIES.values()]
+    )
+
+
+def _level(size: str | None, ways: int, line_bytes: int, policy: str, seed: int, option: str) -> CacheConfig | None:
+    if size is None:
+        return None
+    try:
+        return CacheConfig(size, ways, line_bytes, policy, seed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _parse_warmup(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise click.BadParameter(f"{text!r}: expected a fraction in [0, 1) such as 0.1, or an access count",
+                                 param_hint="--warmup")
+    return value
+
+
+@click.command("simulate")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False),
+              help="Trace file: memprof .trace, raw .npy of uint64 byte addresses, or DineroIV din text.")
+@click.option("--llc", "llc", multiple=True, default=("56MB",), show_default=True,
+              help=f"LLC size; repeat or comma-separate for one row each ({SIZE_HELP}).")
+@click.option("--ways", type=int, default=16, show_default=True, help="LLC associativity.")
+@click.option("--policy", type=click.Choice(list(POLICIES), case_sensitive=False), default="lru",
+              show_default=True, help="LLC replacement policy (see memprof policies).")
+@click.option("--line", "line_bytes", type=int, default=64, show_default=True, help="Line size in bytes (all levels).")
+@click.option("--l1", "l1_size", default=None, help="Private L1 size in front of the LLC (e.g. 32KB).")
+@click.option("--l1-ways", type=int, default=8, show_default=True)
+@click.option("--l1-policy", type=click.Choice(list(POLICIES), case_sensitive=False), default="lru", show_default=True)
+@click.option("--l2", "l2_size", default=None, help="Private L2 size in front of the LLC (e.g. 1MB).")
+@click.option("--l2-ways", type=int, default=16, show_default=True)
+@click.option("--l2-policy", type=click.Choice(list(POLICIES), case_sensitive=False), default="lru", show_default=True)
+@click.option("--inclusive/--no-inclusive", default=True, show_default=True,
+              help="Inclusive LLC (back-invalidates L1/L2 copies of its victims).")
+@click.option("--prefetch/--no-prefetch", default=False, show_default=True, help="Next-line prefetcher at the LLC.")
+@click.option("--warmup", default="0", show_default=True,
+              help="Warm-up before measuring: a fraction of the trace (0.1) or an access count (100000).")
+@click.option("--sample-sets", default=None, help="Simulate this fraction of LLC sets (1/64) and scale the counts.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Partitions of the LLC sets simulated in parallel (same counts as 1).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the random/BRRIP/DRRIP streams and of set sampling.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@runtime_errors
+def simulate(trace_path, llc, ways, policy, line_bytes, l1_size, l1_ways, l1_policy, l2_size, l2_ways, l2_policy,
+             inclusive, prefetch, warmup, sample_sets, threads, seed, fmt, output):
+    """Replay a memory-access trace through [L1] [L2] LLC; one row per LLC size.
+
+    \b
+    Examples:
+      memprof simulate --trace run.trace --llc 14MB,28MB,56MB --ways 16 --policy lru
+      memprof simulate --trace run.npy --llc 56MB --l1 32KB --l2 1MB --warmup 0.1 --format csv
+      memprof simulate --trace big.trace --llc 56MB --sample-sets 1/64 --threads 2
+    """
+    if trace_path is None:
+        raise click.UsageError("memprof simulate needs --trace FILE (a .trace, .npy or din file)")
+    if not os.path.exists(trace_path):
+        raise click.BadParameter(f"{trace_path}: no such file", param_hint="--trace")
+    sizes = parse_sizes(llc, "--llc")
+    llc_configs = []
+    for size in sizes:
+        try:
+            llc_configs.append(CacheConfig(size, ways, line_bytes, policy, seed))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--llc/--ways/--line") from None
+    l1 = _level(l1_size, l1_ways, line_bytes, l1_policy, seed, "--l1")
+    l2 = _level(l2_size, l2_ways, line_bytes, l2_policy, seed, "--l2")
+    warm = _parse_warmup(warmup)
+    if sample_sets is not None:
+        try:
+            parse_fraction(sample_sets)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sample-sets") from None
+    frame = simulate_trace_file(trace_path, llc_configs, l1=l1, l2=l2, inclusive=inclusive, prefetch=prefetch,
+                                warmup=warm, sample_sets=sample_sets, threads=threads)
+    emit(frame, fmt, output)
+
+
+@click.command("policies")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def policies(fmt):
+    """List the registered LLC replacement policies.
+
+    \b
+    Example:
+      memprof policies --format markdown
+    """
+    emit(policies_frame(), fmt)
+
+
+COMMANDS: list = [simulate, policies]
+
+__all__ = ["COMMANDS", "simulate_trace_file", "policies_frame"]

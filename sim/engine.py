@@ -1,7 +1,9 @@
 """The cache simulation engine: Numba kernels (private) and ``Simulator`` / ``simulate``.
 
 State of all levels lives in flat arrays indexed through ``geom[level]``:
-``tags`` (int64 line index, -1 = invalid), ``meta`` (per-way policy word), ``flags``
+``tags`` (stored tag = line // num_sets + 1, 0 = invalid; uint32 when every level's
+sets x 2**32 lines cover the 48-bit address space, so a 16-way set is one 64-byte host
+line, else uint64; 64-byte aligned), ``meta`` (per-way policy word), ``flags``
 (uint8: bit 0 dirty, bit 1 prefetched and not yet used), ``sstate`` (uint64 per set),
 ``gstate`` (int64 per level: DRRIP's PSEL). Statistics go to ``stats[part, level, :]``
 and LRU/FIFO stamps come from ``clocks[part, level]``: a set is only ever touched by one
@@ -27,7 +29,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
 from sim.policies import _ids, brrip, drrip, fifo, lru, plru, rand, srrip
+
+TAG32_LIMIT = 0xFFFFFFFF  # largest stored tag in a uint32 tags array
+ADDRESS_BITS_COVERED = 48  # uint32 tags only when they cover every 48-bit byte address
+PREFETCH_DISTANCE = 16  # accesses ahead whose set the LLC loop prefetches into the host cache
 
 # geom columns
 G_SETS = 0
@@ -58,12 +69,10 @@ F_CLEAR_PF = np.uint8(0xFD)
 F_NONE = np.uint8(0)
 
 WRITE_BIT = np.uint64(1 << 63)
-PF_BIT = np.uint64(1 << 62)
-LINE_MASK = np.uint64((1 << 62) - 1)
 ADDR_MASK = np.uint64((1 << 63) - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _policy_victim(pid, meta, base, ways, sstate, sidx):
     if pid == _ids.LRU:
         return lru.victim(meta, base, ways, sstate, sidx)
@@ -76,7 +85,7 @@ def _policy_victim(pid, meta, base, ways, sstate, sidx):
     return srrip.victim(meta, base, ways, sstate, sidx)  # SRRIP, BRRIP, DRRIP
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _policy_hit(pid, meta, base, ways, way, sstate, sidx, clock):
     if pid == _ids.LRU:
         lru.on_hit(meta, base, ways, way, sstate, sidx, clock)
@@ -90,7 +99,7 @@ def _policy_hit(pid, meta, base, ways, way, sstate, sidx, clock):
         srrip.on_hit(meta, base, ways, way, sstate, sidx, clock)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _policy_fill(pid, meta, base, ways, way, sstate, sidx, clock, gstate, k, set_idx, num_sets):
     if pid == _ids.LRU:
         lru.on_fill(meta, base, ways, way, sstate, sidx, clock)
@@ -109,12 +118,40 @@ def _policy_fill(pid, meta, base, ways, way, sstate, sidx, clock, gstate, k, set
         drrip.on_fill(meta, base, ways, way, sstate, sidx, clock, drrip.uses_brrip(gstate, k, role))
 
 
-@njit(cache=True)
-def _find(tags, base, ways, line):
+@intrinsic
+def _host_prefetch(typingctx, arr, idx):
+    """llvm.prefetch of &arr[idx] (read, high locality): hides host-memory latency."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, inline="always")
+def _find(tags, base, ways, tag):
     for w in range(ways):
-        if tags[base + w] == line:
+        if np.int64(tags[base + w]) == tag:
             return w
     return -1
+
+
+@njit(cache=True, inline="always")
+def _find_line(k, line, geom, tags):
+    """(base, way or -1) of ``line`` in level k."""
+    num_sets = geom[k, G_SETS]
+    ways = geom[k, G_WAYS]
+    base = geom[k, G_WOFF] + (line % num_sets) * ways
+    return base, _find(tags, base, ways, line // num_sets + 1)
 
 
 @njit(cache=True)
@@ -128,15 +165,16 @@ def _install(k, line, new_flags, geom, tags, meta, flags, sstate, gstate, clocks
     pid = geom[k, G_POLICY]
     way = -1
     for w in range(ways):
-        if tags[base + w] < 0:
+        if tags[base + w] == 0:
             way = w
             break
     if way < 0:
         way = _policy_victim(pid, meta, base, ways, sstate, sidx)
     pos = base + way
-    old = tags[pos]
+    old = -1
     dirty = False
-    if old >= 0:
+    if tags[pos] != 0:
+        old = (np.int64(tags[pos]) - 1) * num_sets + set_idx
         stats[part, k, S_EVICT] += 1
         old_flags = flags[pos]
         dirty = (old_flags & F_DIRTY) != 0
@@ -144,18 +182,16 @@ def _install(k, line, new_flags, geom, tags, meta, flags, sstate, gstate, clocks
             stats[part, k, S_PF_USELESS] += 1
         if inclusive and k == nlev - 1:
             for j in range(nlev - 1):
-                jw = geom[j, G_WAYS]
-                jbase = geom[j, G_WOFF] + (old % geom[j, G_SETS]) * jw
-                jway = _find(tags, jbase, jw, old)
+                jbase, jway = _find_line(j, old, geom, tags)
                 if jway >= 0:
                     stats[part, k, S_BINV] += 1
                     if flags[jbase + jway] & F_DIRTY:
                         dirty = True
-                    tags[jbase + jway] = -1
+                    tags[jbase + jway] = 0
                     flags[jbase + jway] = F_NONE
         if dirty:
             stats[part, k, S_WB] += 1
-    tags[pos] = line
+    tags[pos] = line // num_sets + 1
     flags[pos] = new_flags
     clocks[part, k] += 1
     _policy_fill(pid, meta, base, ways, way, sstate, sidx, clocks[part, k], gstate, k, set_idx, num_sets)
@@ -169,9 +205,7 @@ def _writeback(k, line, geom, tags, meta, flags, sstate, gstate, clocks, stats, 
         if k >= nlev:
             stats[part, nlev - 1, S_DRAM_WR] += 1
             return
-        ways = geom[k, G_WAYS]
-        base = geom[k, G_WOFF] + (line % geom[k, G_SETS]) * ways
-        way = _find(tags, base, ways, line)
+        base, way = _find_line(k, line, geom, tags)
         if way >= 0:
             flags[base + way] |= F_DIRTY
             return
@@ -194,7 +228,7 @@ def _demand(line, is_write, geom, tags, meta, flags, sstate, gstate, clocks, sta
         stats[part, k, S_ACC] += 1
         if is_write and k == 0:
             stats[part, k, S_WRITES] += 1
-        way = _find(tags, base, ways, line)
+        way = _find(tags, base, ways, line // num_sets + 1)
         if way >= 0:
             stats[part, k, S_HIT] += 1
             pos = base + way
@@ -224,9 +258,7 @@ def _demand(line, is_write, geom, tags, meta, flags, sstate, gstate, clocks, sta
 def _prefetch(line, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, nlev, inclusive):
     """Next-line prefetch of ``line`` into the LLC when absent."""
     k = nlev - 1
-    ways = geom[k, G_WAYS]
-    base = geom[k, G_WOFF] + (line % geom[k, G_SETS]) * ways
-    if _find(tags, base, ways, line) >= 0:
+    if _find_line(k, line, geom, tags)[1] >= 0:
         return
     stats[part, k, S_PF_FILL] += 1
     stats[part, k, S_DRAM_RD] += 1
@@ -236,8 +268,16 @@ def _prefetch(line, geom, tags, meta, flags, sstate, gstate, clocks, stats, part
 
 
 @njit(cache=True)
-def _run_llc(chunk, start, stop, shift, prefetch, geom, tags, meta, flags, sstate, gstate, clocks, stats):
-    """LLC-only serial loop (partition 0) with the hit path written out flat."""
+def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, max_line, geom, tags, meta, flags,
+             sstate, gstate, clocks, stats):
+    """LLC-only loop of partition ``part``, hit and miss paths written out flat (speed).
+
+    Scans every address but simulates only the lines it owns (``_owns``), and only in
+    sampled sets when ``sampled`` is non-empty; the next-line prefetch of line+1 is done
+    by the owner of line+1 (in trace order, right after the demand access). The sets of
+    the next PREFETCH_DISTANCE accesses are prefetched into the host cache (memory-level
+    parallelism). Returns -1, or the index of a line above ``max_line`` (32-bit tags).
+    """
     sh = np.uint64(shift)
     num_sets = geom[0, G_SETS]
     ways = geom[0, G_WAYS]
@@ -250,19 +290,49 @@ def _run_llc(chunk, start, stop, shift, prefetch, geom, tags, meta, flags, sstat
     evictions = 0
     writebacks = 0
     useless = 0
-    clock = clocks[0, 0]
+    sampling = sampled.size
+    clock = clocks[part, 0]
+    status = -1
     for i in range(start, stop):
+        ahead = i + PREFETCH_DISTANCE
+        if ahead < stop:
+            future = np.int64((chunk[ahead] & ADDR_MASK) >> sh)
+            if _owns(future, part, nparts, bshift):
+                fbase = (future % num_sets) * ways
+                _host_prefetch(tags, fbase)
+                _host_prefetch(meta, fbase)
+                _host_prefetch(meta, fbase + ways - 1)
         a = chunk[i]
         line = np.int64((a & ADDR_MASK) >> sh)
-        is_write = (a & WRITE_BIT) != 0
+        if line > max_line:
+            status = i
+            break
+        if prefetch and _owns(line + 1, part, nparts, bshift):
+            do_prefetch = sampling == 0 or sampled[(line + 1) % num_sets] != 0
+        else:
+            do_prefetch = False
+        if not _owns(line, part, nparts, bshift):
+            if do_prefetch:
+                clocks[part, 0] = clock
+                _prefetch(line + 1, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, 1, False)
+                clock = clocks[part, 0]
+            continue
         set_idx = line % num_sets
+        if sampling and sampled[set_idx] == 0:
+            if do_prefetch:
+                clocks[part, 0] = clock
+                _prefetch(line + 1, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, 1, False)
+                clock = clocks[part, 0]
+            continue
+        is_write = (a & WRITE_BIT) != 0
         base = set_idx * ways
+        tag = line // num_sets + 1
         accesses += 1
         if is_write:
             writes += 1
         way = -1
         for w in range(ways):
-            if tags[base + w] == line:
+            if np.int64(tags[base + w]) == tag:
                 way = w
                 break
         if way >= 0:
@@ -273,19 +343,20 @@ def _run_llc(chunk, start, stop, shift, prefetch, geom, tags, meta, flags, sstat
                 meta[pos] = clock
             elif pid != _ids.FIFO and pid != _ids.RANDOM:
                 _policy_hit(pid, meta, base, ways, way, sstate, set_idx, clock)
-            f = flags[pos]
-            if f & F_PREFETCHED:
-                pf_hits += 1
-                f &= F_CLEAR_PF
-            if is_write:
-                f |= F_DIRTY
-            flags[pos] = f
+            if prefetch or is_write:  # skip the flags line on plain read hits
+                f = flags[pos]
+                if f & F_PREFETCHED:
+                    pf_hits += 1
+                    f &= F_CLEAR_PF
+                if is_write:
+                    f |= F_DIRTY
+                flags[pos] = f
         else:
             if pid == _ids.DRRIP:
                 drrip.record_miss(gstate, 0, drrip.set_role(set_idx, num_sets))
             dram_rd += 1
             for w in range(ways):
-                if tags[base + w] < 0:
+                if tags[base + w] == 0:
                     way = w
                     break
             if way < 0:
@@ -294,135 +365,91 @@ def _run_llc(chunk, start, stop, shift, prefetch, geom, tags, meta, flags, sstat
                 else:
                     way = _policy_victim(pid, meta, base, ways, sstate, set_idx)
             pos = base + way
-            if tags[pos] >= 0:
+            if tags[pos] != 0:
                 evictions += 1
                 f = flags[pos]
                 if f & F_DIRTY:
                     writebacks += 1
                 if f & F_PREFETCHED:
                     useless += 1
-            tags[pos] = line
+            tags[pos] = tag
             flags[pos] = F_DIRTY if is_write else F_NONE
             clock += 1
             if pid == _ids.LRU:
                 meta[pos] = clock
             else:
-                clocks[0, 0] = clock
+                clocks[part, 0] = clock
                 _policy_fill(pid, meta, base, ways, way, sstate, set_idx, clock, gstate, 0, set_idx, num_sets)
-        if prefetch:
-            clocks[0, 0] = clock
-            _prefetch(line + 1, geom, tags, meta, flags, sstate, gstate, clocks, stats, 0, 1, False)
-            clock = clocks[0, 0]
-    clocks[0, 0] = clock
-    stats[0, 0, S_ACC] += accesses
-    stats[0, 0, S_HIT] += hits
-    stats[0, 0, S_MISS] += accesses - hits
-    stats[0, 0, S_WRITES] += writes
-    stats[0, 0, S_PF_HIT] += pf_hits
-    stats[0, 0, S_DRAM_RD] += dram_rd
-    stats[0, 0, S_EVICT] += evictions
-    stats[0, 0, S_WB] += writebacks
-    stats[0, 0, S_DRAM_WR] += writebacks
-    stats[0, 0, S_PF_USELESS] += useless
+        if do_prefetch:
+            clocks[part, 0] = clock
+            _prefetch(line + 1, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, 1, False)
+            clock = clocks[part, 0]
+    clocks[part, 0] = clock
+    stats[part, 0, S_ACC] += accesses
+    stats[part, 0, S_HIT] += hits
+    stats[part, 0, S_MISS] += accesses - hits
+    stats[part, 0, S_WRITES] += writes
+    stats[part, 0, S_PF_HIT] += pf_hits
+    stats[part, 0, S_DRAM_RD] += dram_rd
+    stats[part, 0, S_EVICT] += evictions
+    stats[part, 0, S_WB] += writebacks
+    stats[part, 0, S_DRAM_WR] += writebacks
+    stats[part, 0, S_PF_USELESS] += useless
+    return status
+
+
+@njit(cache=True, inline="always")
+def _owns(line, part, nparts, bshift):
+    """Partition ``part`` owns ``line`` when (line >> bshift) % nparts == part.
+
+    The engine picks nparts and 2**bshift so that 2**bshift * nparts divides every
+    level's set count: then all lines of one set, at every level, share one owner.
+    """
+    if nparts == 1:
+        return True
+    return (line >> bshift) % nparts == part
 
 
 @njit(cache=True)
-def _run_raw(chunk, start, stop, shift, prefetch, geom, tags, meta, flags, sstate, gstate, clocks, stats, nlev, inclusive):
-    """Serial run over byte addresses chunk[start:stop] (bit 63 = write), partition 0."""
-    if nlev == 1:
-        _run_llc(chunk, start, stop, shift, prefetch, geom, tags, meta, flags, sstate, gstate, clocks, stats)
-        return
+def _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line, geom, tags, meta, flags, sstate,
+              gstate, clocks, stats, nlev, inclusive):
+    """Hierarchy loop of partition ``part`` (prefetch only when nparts == 1); returns
+    -1, or the index of a line above ``max_line``."""
     sh = np.uint64(shift)
     for i in range(start, stop):
         a = chunk[i]
         line = np.int64((a & ADDR_MASK) >> sh)
-        reached = _demand(line, (a & WRITE_BIT) != 0, geom, tags, meta, flags, sstate, gstate, clocks, stats, 0, nlev, inclusive)
+        if line > max_line:
+            return i
+        if not _owns(line, part, nparts, bshift):
+            continue
+        reached = _demand(line, (a & WRITE_BIT) != 0, geom, tags, meta, flags, sstate, gstate, clocks, stats, part,
+                          nlev, inclusive)
         if prefetch and reached:
-            _prefetch(line + 1, geom, tags, meta, flags, sstate, gstate, clocks, stats, 0, nlev, inclusive)
+            _prefetch(line + 1, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, nlev, inclusive)
+    return -1
 
 
 @njit(cache=True)
-def _run_events(events, start, stop, part, geom, tags, meta, flags, sstate, gstate, clocks, stats, nlev, inclusive):
-    for i in range(start, stop):
-        e = events[i]
-        line = np.int64(e & LINE_MASK)
-        if e & PF_BIT:
-            _prefetch(line, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, nlev, inclusive)
-        else:
-            _demand(line, (e & WRITE_BIT) != 0, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, nlev, inclusive)
+def _run_part(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, max_line, geom, tags, meta, flags,
+              sstate, gstate, clocks, stats, nlev, inclusive):
+    if nlev == 1:
+        return _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, max_line, geom, tags, meta,
+                        flags, sstate, gstate, clocks, stats)
+    return _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line, geom, tags, meta, flags,
+                     sstate, gstate, clocks, stats, nlev, inclusive)
 
 
 @njit(cache=True, parallel=True)
-def _run_partitioned(events, starts, geom, tags, meta, flags, sstate, gstate, clocks, stats, nlev, inclusive):
-    """Run each partition's events (events[starts[p]:starts[p+1]]) on its own thread."""
-    nparts = starts.size - 1
+def _run_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, max_line, geom, tags, meta, flags,
+                  sstate, gstate, clocks, stats, nlev, inclusive):
+    """One thread per partition; partitions own disjoint sets, so no two threads touch
+    the same state word, and stats/clocks are per-partition slices (no atomics)."""
+    status = np.full(nparts, -1, dtype=np.int64)
     for p in prange(nparts):
-        _run_events(events, starts[p], starts[p + 1], p, geom, tags, meta, flags, sstate, gstate, clocks, stats, nlev, inclusive)
-
-
-@njit(cache=True, parallel=True)
-def _bucket(chunk, start, stop, shift, num_sets, owner, nparts, prefetch, nslices):
-    """Split chunk[start:stop] into per-partition event lists, keeping trace order.
-
-    ``owner[s]`` is the partition of LLC set s (-1: not simulated, e.g. unsampled). A
-    demand event goes to the owner of its line's set; with ``prefetch``, a prefetch event
-    for line+1 goes to the owner of line+1's set, right after the demand. Returns
-    (events, starts) with partition p's events in events[starts[p]:starts[p+1]].
-    """
-    n = stop - start
-    sh = np.uint64(shift)
-    counts = np.zeros((nslices, nparts), dtype=np.int64)
-    sets = np.empty(n, dtype=np.int64)
-    step = (n + nslices - 1) // nslices
-    for t in prange(nslices):
-        lo = min(n, t * step)
-        hi = min(n, lo + step)
-        for i in range(lo, hi):
-            line = np.int64((chunk[start + i] & ADDR_MASK) >> sh)
-            s = line % num_sets
-            sets[i] = s
-            p = owner[s]
-            if p >= 0:
-                counts[t, p] += 1
-            if prefetch:
-                s2 = s + 1
-                if s2 == num_sets:
-                    s2 = 0
-                p2 = owner[s2]
-                if p2 >= 0:
-                    counts[t, p2] += 1
-    starts = np.zeros(nparts + 1, dtype=np.int64)
-    offsets = np.zeros((nslices, nparts), dtype=np.int64)
-    total = 0
-    for p in range(nparts):
-        starts[p] = total
-        for t in range(nslices):
-            offsets[t, p] = total
-            total += counts[t, p]
-    starts[nparts] = total
-    events = np.empty(total, dtype=np.uint64)
-    for t in prange(nslices):
-        lo = min(n, t * step)
-        hi = min(n, lo + step)
-        pos = offsets[t].copy()
-        for i in range(lo, hi):
-            a = chunk[start + i]
-            line_bits = (a & ADDR_MASK) >> sh
-            s = sets[i]
-            p = owner[s]
-            if p >= 0:
-                events[pos[p]] = line_bits | (a & WRITE_BIT)
-                pos[p] += 1
-            if prefetch:
-                s2 = s + 1
-                if s2 == num_sets:
-                    s2 = 0
-                p2 = owner[s2]
-                if p2 >= 0:
-                    events[pos[p2]] = (line_bits + np.uint64(1)) | PF_BIT
-                    pos[p2] += 1
-    return events, starts
-
+        status[p] = _run_part(chunk, start, stop, shift, prefetch, p, nparts, bshift, sampled, max_line, geom, tags,
+                              meta, flags, sstate, gstate, clocks, stats, nlev, inclusive)
+    return status.max()
 
 # ---------------------------------------------------------------------------------------
 # Public wrapper
@@ -440,6 +467,13 @@ from sim.sampling import parse_fraction, select_sets  # noqa: E402
 from sim.stats import LevelStats, SimResult  # noqa: E402
 
 _SEEDED = (_ids.RANDOM, _ids.BRRIP, _ids.DRRIP)
+
+
+def _aligned_full(n: int, value) -> np.ndarray:
+    """np.full(n, value) whose data starts on a 64-byte boundary (one set = one host line)."""
+    raw = np.full(n + 64, value, dtype=np.asarray(value).dtype)
+    offset = (-raw.ctypes.data % 64) // raw.itemsize
+    return raw[offset:offset + n]
 
 
 def _as_chunk(chunk) -> np.ndarray:
@@ -466,7 +500,9 @@ class Simulator:
     seeded hashed fraction of the LLC sets (LLC-only runs). ``threads``: partitions of
     the LLC sets simulated in parallel; the counts are identical to a serial run. DRRIP
     (global PSEL), and a hierarchy with the prefetcher, run in one partition; a hierarchy
-    is split into at most gcd(set counts) partitions.
+    is split into at most gcd(set counts) partitions. ``tag_bits`` (32 or 64; default:
+    32 when it covers every 48-bit address, which halves the tag memory) is a storage
+    choice that never changes the counts.
     """
 
     def __init__(
@@ -480,6 +516,7 @@ class Simulator:
         warmup: int = 0,
         sample_sets: float | str | None = None,
         threads: int = 1,
+        tag_bits: int | None = None,
     ) -> None:
         configs, names = [], []
         for name, cfg in (("L1", l1), ("L2", l2), ("LLC", config)):
@@ -514,15 +551,22 @@ class Simulator:
         group = 0
         for c in configs:
             group = math.gcd(group, c.num_sets)
-        nparts = min(threads, group) if parallel_ok else 1
+        nparts = max(d for d in range(1, threads + 1) if group % d == 0) if parallel_ok else 1
+        block = 64  # lines per ownership block: keeps a row's consecutive lines on one thread
+        while group % (block * nparts):
+            block //= 2
         self.partitions = nparts
+        self._bshift = block.bit_length() - 1
         self.threads_requested = threads
         self.notes: list[str] = []
         if nparts < threads:
-            why = "DRRIP's PSEL is global" if not all(get_policy(c.policy).set_parallel for c in configs) else (
-                "the prefetcher crosses partitions in a hierarchy" if self.prefetch and nlev > 1
-                else f"the level set counts share only {group} residue classes")
-            self.notes.append(f"ran on {nparts} partition(s), not {threads}: {why}")
+            if not all(get_policy(c.policy).set_parallel for c in configs):
+                why = "DRRIP's PSEL is shared by all sets"
+            elif self.prefetch and nlev > 1:
+                why = "in a hierarchy the prefetcher's trigger crosses partitions"
+            else:
+                why = f"the partition count must divide the set count(s) (gcd {group})"
+            self.notes.append(f"ran {nparts} partition(s), not {threads}: {why}")
 
         self._geom = np.zeros((nlev, NGEOM), dtype=np.int64)
         woff = soff = 0
@@ -535,17 +579,22 @@ class Simulator:
                 sstates.append(seed_state(c.seed, k, c.num_sets))
             else:
                 sstates.append(np.zeros(c.num_sets, dtype=np.uint64))
-        self._tags = np.full(woff, -1, dtype=np.int64)
-        self._meta = np.zeros(woff, dtype=np.int64)
-        self._flags = np.zeros(woff, dtype=np.uint8)
+        min_sets = min(c.num_sets for c in configs)
+        if tag_bits not in (None, 32, 64):
+            raise ValueError(f"tag_bits={tag_bits!r}: must be None, 32 or 64")
+        wide = tag_bits == 64 or (
+            tag_bits is None and TAG32_LIMIT * min_sets * config.line_bytes < 2**ADDRESS_BITS_COVERED)
+        self.tag_bits = 64 if wide else 32
+        self._tags = _aligned_full(woff, np.uint64(0) if wide else np.uint32(0))
+        # the stored tag line // sets + 1 must fit: with uint32, line < TAG32_LIMIT * sets
+        self._max_line = (1 << 62) - 1 if wide else TAG32_LIMIT * min_sets - 1
+        self._meta = np.full(woff, 0, dtype=np.int64)  # written now: no page faults mid-run
+        self._flags = np.full(woff, 0, dtype=np.uint8)
         self._sstate = np.concatenate(sstates)
         self._gstate = np.full(nlev, drrip.PSEL_INIT, dtype=np.int64)
         self._clocks = np.zeros((nparts, nlev), dtype=np.int64)
         self._stats = np.zeros((nparts, nlev, NSTAT), dtype=np.int64)
-        owner = (np.arange(llc_sets, dtype=np.int64) % group) % nparts
-        owner[~sampled] = -1
-        self._owner = owner
-        self._raw = nparts == 1 and self.sampled_sets == llc_sets
+        self._sampled = sampled.astype(np.uint8) if self.sampled_sets < llc_sets else np.zeros(0, dtype=np.uint8)
         self.fed = 0  # trace accesses fed so far
         self._measured_from = 0
 
@@ -567,17 +616,20 @@ class Simulator:
     def _run(self, arr: np.ndarray, start: int, stop: int) -> None:
         if stop <= start:
             return
-        shift = self.configs[-1].line_shift
-        if self._raw:
-            _run_raw(arr, start, stop, shift, self.prefetch, self._geom, self._tags, self._meta, self._flags,
-                     self._sstate, self._gstate, self._clocks, self._stats, self._nlev, self.inclusive)
-            return
-        nthreads = min(self.partitions, numba.config.NUMBA_NUM_THREADS)
-        numba.set_num_threads(max(1, nthreads))
-        events, starts = _bucket(arr, start, stop, shift, self.configs[-1].num_sets, self._owner,
-                                 self.partitions, self.prefetch and self._nlev == 1, max(1, nthreads))
-        _run_partitioned(events, starts, self._geom, self._tags, self._meta, self._flags, self._sstate,
-                         self._gstate, self._clocks, self._stats, self._nlev, self.inclusive)
+        args = (arr, start, stop, self.configs[-1].line_shift, self.prefetch)
+        state = (self._sampled, self._max_line, self._geom, self._tags, self._meta, self._flags, self._sstate, self._gstate,
+                 self._clocks, self._stats, self._nlev, self.inclusive)
+        if self.partitions == 1:
+            bad = _run_part(*args, 0, 1, 0, *state)
+        else:
+            numba.set_num_threads(max(1, min(self.partitions, numba.config.NUMBA_NUM_THREADS)))
+            bad = _run_parallel(*args, self.partitions, self._bshift, *state)
+        if bad >= 0:
+            raise ValueError(
+                f"address {int(arr[bad]) & int(ADDR_MASK):#x} is too large for 32-bit tags in this geometry "
+                f"(byte addresses must stay below {(self._max_line + 1) * self.configs[-1].line_bytes:#x}; "
+                "pass tag_bits=64)"
+            )
 
     def reset_stats(self) -> None:
         """Zero every counter (cache contents and policy state are kept)."""
@@ -601,8 +653,6 @@ class Simulator:
             ))
         llc_total = totals[self._nlev - 1]
         trace_accesses = self.fed - self._measured_from
-        if self.sampled_sets < self.configs[-1].num_sets:
-            trace_accesses = int(totals[0][S_ACC])  # accesses that fell into sampled sets
         return SimResult(
             levels=tuple(levels),
             dram_read_bytes=int(llc_total[S_DRAM_RD]) * line,

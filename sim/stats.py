@@ -82,7 +82,10 @@ def _scaled(value: int, scale: float):
 
 @dataclass(frozen=True)
 class SimResult:
-    """One simulation: levels (first to LLC), DRAM traffic and how it was run."""
+    """One simulation: levels (first to LLC), DRAM traffic and how it was run.
+
+    ``trace_accesses`` counts every measured trace access (exact, also when sampling).
+    """
 
     levels: tuple[LevelStats, ...]
     dram_read_bytes: int
@@ -137,7 +140,7 @@ class SimResult:
             "line_bytes": llc.line_bytes,
             "policy": llc.policy,
             "num_sets": llc.num_sets,
-            "accesses": _scaled(self.trace_accesses, scale),
+            "accesses": self.trace_accesses,
             "llc_accesses": _scaled(llc.accesses, scale),
             "llc_hits": _scaled(llc.hits, scale),
             "llc_misses": _scaled(llc.misses, scale),
