@@ -13,7 +13,9 @@ import os
 import click
 import pandas as pd
 
-from memprof.options import parse_sizes, runtime_errors
+from memprof.analysis_cli import analyse, llc_list, model_list, timing_options, timing_overrides
+from memprof.metadata import run_metadata
+from memprof.options import parse_model_params, parse_sizes, runtime_errors
 from memprof.progress import Progress
 from memprof.report.tables import FORMATS, emit
 from sim.config import CacheConfig
@@ -124,28 +126,49 @@ def _parse_warmup(text: str) -> int | float:
 @click.option("--inclusive/--no-inclusive", default=True, show_default=True,
               help="Inclusive LLC (back-invalidates L1/L2 copies of its victims).")
 @click.option("--prefetch/--no-prefetch", default=False, show_default=True, help="Next-line prefetcher at the LLC.")
-@click.option("--warmup", default="0", show_default=True,
-              help="Warm-up before measuring: a fraction of the trace (0.1) or an access count (100000).")
+@click.option("--warmup", default=None,
+              help="Warm-up before measuring: a fraction of the trace (0.1) or an access count (100000) "
+                   "[default: 0 with --trace, 0.25 of the batches on a workload].")
 @click.option("--sample-sets", default=None, help="Simulate this fraction of LLC sets (1/64) and scale the counts.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Partitions of the LLC sets simulated in parallel (same counts as 1).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the random/BRRIP/DRRIP streams and of set sampling.")
+@click.option("--model", "models", multiple=True,
+              help="Without --trace: representations compared with dlrm (comma list) [default: memrec].")
+@click.option("--workload", default="criteo-tb", show_default=True, help="Without --trace: table preset or cardinalities.")
+@click.option("--dim", type=int, default=None, help="Without --trace: override the embedding dimension.")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False), help="Without --trace: lookups from a dataset.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=2048, show_default=True)
+@click.option("--batches", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--pooling", default=None, help="Bag size: N, per feature list, poisson:MEAN or uniform:LO-HI.")
+@click.option("--alpha", type=float, default=1.05, show_default=True, help="Zipf exponent of token popularity.")
+@click.option("--param", "params", multiple=True, metavar="[MODEL.]FIELD=VALUE", help="Representation parameter.")
+@click.option("--private-levels/--no-private-levels", default=True, show_default=True,
+              help="Without --trace: the CPU preset's L1d and L2 in front of the LLC.")
+@timing_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
 @runtime_errors
 def simulate(trace_path, llc, ways, policy, line_bytes, l1_size, l1_ways, l1_policy, l2_size, l2_ways, l2_policy,
-             inclusive, prefetch, warmup, sample_sets, threads, seed, fmt, output):
-    """Replay a memory-access trace through [L1] [L2] LLC; one row per LLC size.
+             inclusive, prefetch, warmup, sample_sets, threads, seed, fmt, output, models, params, progress,
+             timing_items, timing_file, **workload):
+    """Cycles, LLC misses and DRAM bandwidth of each representation versus full DLRM,
+    or (with --trace) a memory-access trace replayed through [L1] [L2] LLC; one row per LLC size.
 
     \b
     Examples:
+      memprof simulate --llc 56MB
+      memprof simulate --llc 14MB,28MB,56MB --model memrec,robe,ttrec --format markdown
       memprof simulate --trace run.trace --llc 14MB,28MB,56MB --ways 16 --policy lru
       memprof simulate --trace run.npy --llc 56MB --l1 32KB --l2 1MB --warmup 0.1 --format csv
       memprof simulate --trace big.trace --llc 56MB --sample-sets 1/64 --threads 2
     """
     if trace_path is None:
-        raise click.UsageError("memprof simulate needs --trace FILE (a .trace, .npy or din file)")
+        _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_sets, threads, seed, fmt, output,
+                           models, params, progress, timing_items, timing_file, workload)
+        return
     if not os.path.exists(trace_path):
         raise click.BadParameter(f"{trace_path}: no such file", param_hint="--trace")
     sizes = parse_sizes(llc, "--llc")
@@ -157,7 +180,7 @@ def simulate(trace_path, llc, ways, policy, line_bytes, l1_size, l1_ways, l1_pol
             raise click.BadParameter(str(exc), param_hint="--llc/--ways/--line") from None
     l1 = _level(l1_size, l1_ways, line_bytes, l1_policy, seed, "--l1")
     l2 = _level(l2_size, l2_ways, line_bytes, l2_policy, seed, "--l2")
-    warm = _parse_warmup(warmup)
+    warm = _parse_warmup(warmup or "0")
     if sample_sets is not None:
         try:
             parse_fraction(sample_sets)
@@ -183,3 +206,19 @@ def policies(fmt):
 COMMANDS: list = [simulate, policies]
 
 __all__ = ["COMMANDS", "simulate_trace_file", "policies_frame"]
+
+
+def _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_sets, threads, seed, fmt, output,
+                       models, params, progress, timing_items, timing_file, workload):
+    """The headline: each representation's kernel trace on a workload, timed, as ratios versus dlrm."""
+    warm = 0.25 if warmup is None else _parse_warmup(warmup)
+    if not isinstance(warm, float) and warm != 0:
+        raise click.BadParameter("on a workload the warm-up is a fraction of the batches (e.g. 0.25)",
+                                 param_hint="--warmup")
+    chosen = model_list(models)
+    kwargs = {**workload, "ways": ways, "policy": policy.lower(), "line_bytes": line_bytes,
+              "inclusive": inclusive, "warmup": float(warm), "sample_sets": sample_sets, "threads": threads,
+              "seed": seed, "progress": progress}
+    timing = timing_overrides(workload["cpu"], timing_items, timing_file)
+    frame, metadata = analyse(kwargs, chosen, llc_list(llc), parse_model_params(params, chosen), timing)
+    emit(frame, fmt, output, metadata=run_metadata(**metadata))
