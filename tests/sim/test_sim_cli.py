@@ -53,8 +53,10 @@ def test_simulate_hierarchy_json_to_file(npy_trace, tmp_path):
 def test_simulate_errors_are_one_line(tmp_path, npy_trace):
     path, _ = npy_trace
     runner = CliRunner()
-    res = runner.invoke(main, ["simulate"])
-    assert res.exit_code == 2 and "--trace" in res.output
+    res = runner.invoke(main, ["simulate", "--trace", str(tmp_path / "missing.npy")])
+    assert res.exit_code == 2 and "--trace" in res.output and "no such file" in res.output
+    res = runner.invoke(main, ["simulate", "--workload", "100,10", "--warmup", "5000", "--no-progress"])
+    assert res.exit_code == 2 and "fraction of the batches" in res.output
     res = runner.invoke(main, ["simulate", "--trace", str(path), "--llc", "1000B"])
     assert res.exit_code == 2 and "multiple of ways" in res.output
     res = runner.invoke(main, ["simulate", "--trace", str(path), "--warmup", "abc"])
