@@ -433,6 +433,7 @@ def _parse_hex_kernel(buf, starts, ends, lut, values, ok):
     for i in range(starts.shape[0]):
         lo, hi = starts[i], ends[i]
         if hi - lo <= 0 or hi - lo > 16:
+            values[i] = np.uint64(0)
             ok[i] = False
             continue
         acc = np.uint64(0)
