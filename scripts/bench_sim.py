@@ -52,7 +52,8 @@ def bench_partitions(args, nparts: int):
     for chunk in chunks(args):
         for part in range(sim.partitions):
             start = time.perf_counter()
-            _run_part(chunk, 0, chunk.size, 6, False, part, sim.partitions, sim._bshift, sim._sampled, sim._max_line, sim._geom,
+            _run_part(chunk, 0, chunk.size, 6, False, part, sim.partitions, sim._bshift, sim._sampled, sim._set_misses,
+                      sim._max_line, sim._geom,
                       sim._tags, sim._meta, sim._flags, sim._sstate, sim._gstate, sim._clocks, sim._stats, 1, True)
             times[part] += time.perf_counter() - start
     return times, sim

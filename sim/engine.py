@@ -268,8 +268,8 @@ def _prefetch(line, geom, tags, meta, flags, sstate, gstate, clocks, stats, part
 
 
 @njit(cache=True)
-def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, max_line, geom, tags, meta, flags,
-             sstate, gstate, clocks, stats):
+def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
+             flags, sstate, gstate, clocks, stats):
     """LLC-only loop of partition ``part``, hit and miss paths written out flat (speed).
 
     Scans every address but simulates only the lines it owns (``_owns``), and only in
@@ -355,6 +355,8 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
             if pid == _ids.DRRIP:
                 drrip.record_miss(gstate, 0, drrip.set_role(set_idx, num_sets))
             dram_rd += 1
+            if sampling:
+                set_misses[set_idx] += 1
             for w in range(ways):
                 if tags[base + w] == 0:
                     way = w
@@ -431,24 +433,24 @@ def _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_lin
 
 
 @njit(cache=True)
-def _run_part(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, max_line, geom, tags, meta, flags,
-              sstate, gstate, clocks, stats, nlev, inclusive):
+def _run_part(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, set_misses, max_line, geom, tags,
+              meta, flags, sstate, gstate, clocks, stats, nlev, inclusive):
     if nlev == 1:
-        return _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, max_line, geom, tags, meta,
-                        flags, sstate, gstate, clocks, stats)
+        return _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, set_misses, max_line, geom,
+                        tags, meta, flags, sstate, gstate, clocks, stats)
     return _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line, geom, tags, meta, flags,
                      sstate, gstate, clocks, stats, nlev, inclusive)
 
 
 @njit(cache=True, parallel=True)
-def _run_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, max_line, geom, tags, meta, flags,
-                  sstate, gstate, clocks, stats, nlev, inclusive):
+def _run_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
+                  flags, sstate, gstate, clocks, stats, nlev, inclusive):
     """One thread per partition; partitions own disjoint sets, so no two threads touch
     the same state word, and stats/clocks are per-partition slices (no atomics)."""
     status = np.full(nparts, -1, dtype=np.int64)
     for p in prange(nparts):
-        status[p] = _run_part(chunk, start, stop, shift, prefetch, p, nparts, bshift, sampled, max_line, geom, tags,
-                              meta, flags, sstate, gstate, clocks, stats, nlev, inclusive)
+        status[p] = _run_part(chunk, start, stop, shift, prefetch, p, nparts, bshift, sampled, set_misses, max_line,
+                              geom, tags, meta, flags, sstate, gstate, clocks, stats, nlev, inclusive)
     return status.max()
 
 # ---------------------------------------------------------------------------------------
@@ -502,7 +504,10 @@ class Simulator:
     (global PSEL), and a hierarchy with the prefetcher, run in one partition; a hierarchy
     is split into at most gcd(set counts) partitions. ``tag_bits`` (32 or 64; default:
     32 when it covers every 48-bit address, which halves the tag memory) is a storage
-    choice that never changes the counts.
+    choice that never changes the counts. ``set_partition=(index, count)``: simulate only
+    the sets owned by partition ``index`` of ``count`` (the same ownership as threads), to
+    spread one configuration over processes or machines: every partition is fed the whole
+    trace and ``sim.stats.merge_partitions`` sums their results into the full run's.
     """
 
     def __init__(
@@ -517,6 +522,7 @@ class Simulator:
         sample_sets: float | str | None = None,
         threads: int = 1,
         tag_bits: int | None = None,
+        set_partition: tuple[int, int] | None = None,
     ) -> None:
         configs, names = [], []
         for name, cfg in (("L1", l1), ("L2", l2), ("LLC", config)):
@@ -551,7 +557,11 @@ class Simulator:
         group = 0
         for c in configs:
             group = math.gcd(group, c.num_sets)
-        nparts = max(d for d in range(1, threads + 1) if group % d == 0) if parallel_ok else 1
+        self.set_partition = _check_partition(set_partition, threads, parallel_ok, group)
+        if self.set_partition is not None:
+            nparts = self.set_partition[1]
+        else:
+            nparts = max(d for d in range(1, threads + 1) if group % d == 0) if parallel_ok else 1
         block = 64  # lines per ownership block: keeps a row's consecutive lines on one thread
         while group % (block * nparts):
             block //= 2
@@ -594,7 +604,16 @@ class Simulator:
         self._gstate = np.full(nlev, drrip.PSEL_INIT, dtype=np.int64)
         self._clocks = np.zeros((nparts, nlev), dtype=np.int64)
         self._stats = np.zeros((nparts, nlev, NSTAT), dtype=np.int64)
+        if self.set_partition is not None:  # count only this partition's sets
+            index, count = self.set_partition
+            lines = np.arange(llc_sets, dtype=np.int64)
+            owned = ((lines >> self._bshift) % count) == index
+            llc_sets = int(owned.sum())
+            sampled = sampled & owned
+            self.sampled_sets = int(sampled.sum())
+        self.owned_sets = llc_sets
         self._sampled = sampled.astype(np.uint8) if self.sampled_sets < llc_sets else np.zeros(0, dtype=np.uint8)
+        self._set_misses = np.zeros(config.num_sets if self._sampled.size else 0, dtype=np.int64)
         self.fed = 0  # trace accesses fed so far
         self._measured_from = 0
 
@@ -617,9 +636,11 @@ class Simulator:
         if stop <= start:
             return
         args = (arr, start, stop, self.configs[-1].line_shift, self.prefetch)
-        state = (self._sampled, self._max_line, self._geom, self._tags, self._meta, self._flags, self._sstate, self._gstate,
+        state = (self._sampled, self._set_misses, self._max_line, self._geom, self._tags, self._meta, self._flags, self._sstate, self._gstate,
                  self._clocks, self._stats, self._nlev, self.inclusive)
-        if self.partitions == 1:
+        if self.set_partition is not None:
+            bad = _run_part(*args, self.set_partition[0], self.partitions, self._bshift, *state)
+        elif self.partitions == 1:
             bad = _run_part(*args, 0, 1, 0, *state)
         else:
             numba.set_num_threads(max(1, min(self.partitions, numba.config.NUMBA_NUM_THREADS)))
@@ -634,6 +655,7 @@ class Simulator:
     def reset_stats(self) -> None:
         """Zero every counter (cache contents and policy state are kept)."""
         self._stats[:] = 0
+        self._set_misses[:] = 0
         self._measured_from = self.fed
 
     # -- results ----------------------------------------------------------------------
@@ -662,10 +684,32 @@ class Simulator:
             inclusive=self.inclusive,
             prefetch=self.prefetch,
             sampled_sets=self.sampled_sets,
-            total_sets=self.configs[-1].num_sets,
-            threads=self.partitions,
+            total_sets=self.owned_sets,
+            set_miss_sumsq=int(np.dot(self._set_misses, self._set_misses)),
+            threads=1 if self.set_partition else self.partitions,
+            set_partition=self.set_partition or (),
             notes=tuple(self.notes),
         )
+
+
+def _check_partition(set_partition, threads: int, parallel_ok: bool, group: int) -> tuple[int, int] | None:
+    """Validate ``set_partition=(index, count)``; None stays None."""
+    if set_partition is None:
+        return None
+    try:
+        index, count = (int(v) for v in set_partition)
+    except (TypeError, ValueError):
+        raise ValueError(f"set_partition={set_partition!r}: expected (index, count)") from None
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"set_partition={set_partition!r}: need count >= 1 and 0 <= index < count")
+    if threads != 1:
+        raise ValueError("set_partition runs one partition in one thread: pass threads=1")
+    if count > 1 and not parallel_ok:
+        raise ValueError("set_partition: this configuration cannot be split by sets (DRRIP's PSEL is shared by "
+                         "all sets; in a hierarchy the prefetcher's trigger crosses partitions)")
+    if group % count:
+        raise ValueError(f"set_partition: {count} partitions do not divide the set count(s) (gcd {group})")
+    return index, count
 
 
 def resolve_warmup(warmup: int | float, total_accesses: int | None) -> int:

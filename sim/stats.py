@@ -9,7 +9,8 @@ with ``pandas.DataFrame([r.to_record() for r in results])``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ class SimResult:
     total_sets: int = 0
     threads: int = 1
     notes: tuple[str, ...] = field(default_factory=tuple)
+    set_miss_sumsq: int = 0  # sum over sampled sets of (misses in the set)**2: the estimate's spread
+    set_partition: tuple[int, ...] = ()  # (index, count) when only one partition's sets were simulated
 
     @property
     def llc(self) -> LevelStats:
@@ -125,6 +128,24 @@ class SimResult:
     def scale(self) -> float:
         """total sets / sampled sets: the factor applied to sampled counts."""
         return self.total_sets / self.sampled_sets if self.sampled else 1.0
+
+    @property
+    def llc_misses_stderr(self) -> float:
+        """Standard error of the scaled LLC miss estimate under set sampling (0.0 when exact).
+
+        The sampled sets are a simple random sample of the sets (hashed selection), so the
+        scaled total N * mean has standard error N * sqrt((1 - n/N) * s**2 / n), with s**2
+        the sample variance of the per-set miss counts. NaN when fewer than two sets were
+        sampled (no spread to measure).
+        """
+        if not self.sampled:
+            return 0.0
+        n, total = self.sampled_sets, self.total_sets
+        if n < 2:
+            return float("nan")
+        mean = self.llc.misses / n
+        variance = max(self.set_miss_sumsq - n * mean * mean, 0.0) / (n - 1)
+        return total * math.sqrt((1.0 - n / total) * variance / n)
 
     def to_record(self) -> dict:
         """One wide row: LLC columns, DRAM bytes, upper levels prefixed l1_/l2_, run info.
@@ -170,6 +191,7 @@ class SimResult:
             row["estimated"] = True
             row["sampled_sets"] = self.sampled_sets
             row["sample_fraction"] = self.sample_fraction
+            row["llc_misses_stderr"] = self.llc_misses_stderr
         row["threads"] = self.threads
         return row
 
@@ -181,3 +203,41 @@ class SimResult:
             record["estimated"] = self.sampled and stats is self.llc
             records.append(record)
         return records
+
+
+def merge_partitions(results) -> SimResult:
+    """The full run's result from the results of every set partition (``set_partition``).
+
+    Partitions own disjoint sets and each saw the whole trace, so every count is the sum
+    of theirs; ValueError when the partitions are not exactly 0..count-1 of one
+    configuration fed the same trace.
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("merge_partitions: no results")
+    first = results[0]
+    count = first.set_partition[1] if first.set_partition else 1
+    indices = sorted(r.set_partition[0] if r.set_partition else 0 for r in results)
+    if indices != list(range(count)) or any((r.set_partition[1] if r.set_partition else 1) != count for r in results):
+        raise ValueError(f"merge_partitions: expected partitions 0..{count - 1} once each, got {indices}")
+    geometry = [(s.level, s.size_bytes, s.ways, s.line_bytes, s.policy, s.num_sets) for s in first.levels]
+    for r in results[1:]:
+        if [(s.level, s.size_bytes, s.ways, s.line_bytes, s.policy, s.num_sets) for s in r.levels] != geometry:
+            raise ValueError("merge_partitions: partitions simulated different cache configurations")
+        if (r.trace_accesses, r.warmup_accesses) != (first.trace_accesses, first.warmup_accesses):
+            raise ValueError("merge_partitions: partitions were fed different traces "
+                             f"({r.trace_accesses} vs {first.trace_accesses} measured accesses)")
+    levels = tuple(
+        replace(stats, **{name: sum(getattr(r.levels[k], name) for r in results) for name in COUNT_FIELDS})
+        for k, stats in enumerate(first.levels))
+    return replace(
+        first, levels=levels,
+        dram_read_bytes=sum(r.dram_read_bytes for r in results),
+        dram_write_bytes=sum(r.dram_write_bytes for r in results),
+        sampled_sets=sum(r.sampled_sets for r in results),
+        total_sets=sum(r.total_sets for r in results),
+        set_miss_sumsq=sum(r.set_miss_sumsq for r in results),
+        threads=sum(r.threads for r in results),
+        notes=tuple(dict.fromkeys(n for r in results for n in r.notes)),
+        set_partition=(),
+    )
