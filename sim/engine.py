@@ -3,11 +3,12 @@
 State of all levels lives in flat arrays indexed through ``geom[level]``:
 ``tags`` (stored tag = line // num_sets + 1, 0 = invalid; uint32 when every level's
 sets x 2**32 lines cover the 48-bit address space, so a 16-way set is one 64-byte host
-line, else uint64; 64-byte aligned), ``meta`` (per-way policy word), ``flags``
-(uint8: bit 0 dirty, bit 1 prefetched and not yet used), ``sstate`` (uint64 per set),
-``gstate`` (int64 per level: DRRIP's PSEL). Statistics go to ``stats[part, level, :]``
-and LRU/FIFO stamps come from ``clocks[part, level]``: a set is only ever touched by one
-partition, so its stamps keep their order whatever the partitioning.
+line, else uint64; 64-byte aligned), ``meta`` (uint32 per-way policy word: RRPVs, or
+LRU/FIFO stamps, renumbered by rank before a clock could wrap), ``flags`` (uint8: bit 0
+dirty, bit 1 prefetched and not yet used), ``sstate`` (uint64 per set), ``gstate``
+(int64 per level: DRRIP's PSEL). Statistics go to ``stats[part, level, :]`` and LRU/FIFO
+stamps come from ``clocks[part, level]``: a set is only ever touched by one partition,
+so its stamps keep their order whatever the partitioning.
 
 Semantics (the reference in ``sim.reference`` implements the same, slowly):
 - a demand access looks levels up from the first; the first hit ends the lookup; the
@@ -29,14 +30,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
-
+from sim.intrinsics import ctz, prefetch as _host_prefetch
 from sim.policies import _ids, brrip, drrip, fifo, lru, plru, rand, srrip
 
 TAG32_LIMIT = 0xFFFFFFFF  # largest stored tag in a uint32 tags array
+STAMP_LIMIT = 0xFFFFFFFF  # largest LRU/FIFO stamp in the uint32 meta array
+STAMPS_PER_ACCESS = 4  # most clock ticks one access can cause in a level (hit/fill, write-back, prefetch)
+RUN_PIECE = 1 << 28  # accesses per kernel call, so that a renumbering always fits between calls
 ADDRESS_BITS_COVERED = 48  # uint32 tags only when they cover every 48-bit byte address
 PREFETCH_DISTANCE = 16  # accesses ahead whose set the LLC loop prefetches into the host cache
 
@@ -118,23 +118,50 @@ def _policy_fill(pid, meta, base, ways, way, sstate, sidx, clock, gstate, k, set
         drrip.on_fill(meta, base, ways, way, sstate, sidx, clock, drrip.uses_brrip(gstate, k, role))
 
 
-@intrinsic
-def _host_prefetch(typingctx, arr, idx):
-    """llvm.prefetch of &arr[idx] (read, high locality): hides host-memory latency."""
-    sig = types.void(arr, idx)
+FAST_DIV_LIMIT = 1 << 50  # below it a float64 quotient is off by at most one
 
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-        return context.get_dummy_value()
 
-    return sig, codegen
+@njit(cache=True, inline="always")
+def _divmod(line, divisor, inverse):
+    """(line // divisor, line % divisor) for line >= 0, with ``inverse`` = 1.0 / divisor:
+    a float multiply and one correction step instead of a 64-bit integer division (which
+    costs more than the rest of an LLC hit)."""
+    if line >= FAST_DIV_LIMIT:
+        return line // divisor, line % divisor
+    q = np.int64(np.float64(line) * inverse)
+    r = line - q * divisor
+    if r < 0:
+        q -= 1
+        r += divisor
+    elif r >= divisor:
+        q += 1
+        r -= divisor
+    return q, r
+
+
+@njit(cache=True, inline="always")
+def _match(tags, base, ways, tag):
+    """First way holding ``tag`` or -1: a branch-free compare of the whole set (SIMD)
+    then count-trailing-zeros, instead of a loop whose exit the host CPU mispredicts."""
+    if ways > 64:
+        return _find(tags, base, ways, tag)
+    row = tags[base:base + ways]  # a view indexed from 0: no wraparound select, so LLVM vectorises
+    mask = np.uint64(0)
+    for w in range(ways):
+        mask |= np.uint64(np.int64(row[w]) == tag) << np.uint64(w)
+    return np.int64(ctz(mask)) if mask else -1
+
+
+@njit(cache=True, inline="always")
+def _oldest(meta, base, ways):
+    """First way with the smallest stamp (LRU/FIFO victim), branch-free like ``_match``."""
+    row = meta[base:base + ways]
+    oldest = row[0]
+    for w in range(1, ways):
+        oldest = min(oldest, row[w])
+    if ways > 64:
+        return _find(meta, base, ways, np.int64(oldest))
+    return _match(meta, base, ways, np.int64(oldest))
 
 
 @njit(cache=True, inline="always")
@@ -282,6 +309,7 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
     num_sets = geom[0, G_SETS]
     ways = geom[0, G_WAYS]
     pid = geom[0, G_POLICY]
+    inverse = 1.0 / num_sets
     accesses = 0
     hits = 0
     writes = 0
@@ -298,7 +326,7 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
         if ahead < stop:
             future = np.int64((chunk[ahead] & ADDR_MASK) >> sh)
             if _owns(future, part, nparts, bshift):
-                fbase = (future % num_sets) * ways
+                fbase = _divmod(future, num_sets, inverse)[1] * ways
                 _host_prefetch(tags, fbase)
                 _host_prefetch(meta, fbase)
                 _host_prefetch(meta, fbase + ways - 1)
@@ -317,7 +345,7 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
                 _prefetch(line + 1, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, 1, False)
                 clock = clocks[part, 0]
             continue
-        set_idx = line % num_sets
+        quotient, set_idx = _divmod(line, num_sets, inverse)
         if sampling and sampled[set_idx] == 0:
             if do_prefetch:
                 clocks[part, 0] = clock
@@ -326,15 +354,11 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
             continue
         is_write = (a & WRITE_BIT) != 0
         base = set_idx * ways
-        tag = line // num_sets + 1
+        tag = quotient + 1
         accesses += 1
         if is_write:
             writes += 1
-        way = -1
-        for w in range(ways):
-            if np.int64(tags[base + w]) == tag:
-                way = w
-                break
+        way = _match(tags, base, ways, tag)
         if way >= 0:
             hits += 1
             clock += 1
@@ -357,13 +381,10 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
             dram_rd += 1
             if sampling:
                 set_misses[set_idx] += 1
-            for w in range(ways):
-                if tags[base + w] == 0:
-                    way = w
-                    break
+            way = _match(tags, base, ways, 0)
             if way < 0:
                 if pid == _ids.LRU:
-                    way = lru.victim(meta, base, ways, sstate, set_idx)
+                    way = _oldest(meta, base, ways)
                 else:
                     way = _policy_victim(pid, meta, base, ways, sstate, set_idx)
             pos = base + way
@@ -452,6 +473,37 @@ def _run_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, 
         status[p] = _run_part(chunk, start, stop, shift, prefetch, p, nparts, bshift, sampled, set_misses, max_line,
                               geom, tags, meta, flags, sstate, gstate, clocks, stats, nlev, inclusive)
     return status.max()
+
+@njit(cache=True)
+def _renumber_stamps(geom, tags, meta, clocks):
+    """Replace every LRU/FIFO set's stamps by their ranks 1..ways (order kept), and
+    restart the clocks after them: stamps are uint32, and only their order within a set
+    matters, so this keeps every decision while the clock can never wrap."""
+    for k in range(geom.shape[0]):
+        pid = geom[k, G_POLICY]
+        if pid != _ids.LRU and pid != _ids.FIFO:
+            continue
+        ways = geom[k, G_WAYS]
+        order = np.empty(ways, dtype=np.int64)
+        for s in range(geom[k, G_SETS]):
+            base = geom[k, G_WOFF] + s * ways
+            n = 0
+            for w in range(ways):
+                if tags[base + w] != 0:
+                    order[n] = w
+                    n += 1
+            for i in range(1, n):  # insertion sort of the valid ways by stamp
+                w = order[i]
+                j = i - 1
+                while j >= 0 and meta[base + order[j]] > meta[base + w]:
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = w
+            for r in range(n):
+                meta[base + order[r]] = r + 1
+        for p in range(clocks.shape[0]):
+            clocks[p, k] = ways + 1
+
 
 # ---------------------------------------------------------------------------------------
 # Public wrapper
@@ -598,7 +650,7 @@ class Simulator:
         self._tags = _aligned_full(woff, np.uint64(0) if wide else np.uint32(0))
         # the stored tag line // sets + 1 must fit: with uint32, line < TAG32_LIMIT * sets
         self._max_line = (1 << 62) - 1 if wide else TAG32_LIMIT * min_sets - 1
-        self._meta = np.full(woff, 0, dtype=np.int64)  # written now: no page faults mid-run
+        self._meta = _aligned_full(woff, np.uint32(0))  # written now: no page faults mid-run
         self._flags = np.full(woff, 0, dtype=np.uint8)
         self._sstate = np.concatenate(sstates)
         self._gstate = np.full(nlev, drrip.PSEL_INIT, dtype=np.int64)
@@ -633,8 +685,13 @@ class Simulator:
         self.fed += n - start
 
     def _run(self, arr: np.ndarray, start: int, stop: int) -> None:
+        while stop - start > RUN_PIECE:
+            self._run(arr, start, start + RUN_PIECE)
+            start += RUN_PIECE
         if stop <= start:
             return
+        if int(self._clocks.max()) + STAMPS_PER_ACCESS * (stop - start) > STAMP_LIMIT:
+            _renumber_stamps(self._geom, self._tags, self._meta, self._clocks)
         args = (arr, start, stop, self.configs[-1].line_shift, self.prefetch)
         state = (self._sampled, self._set_misses, self._max_line, self._geom, self._tags, self._meta, self._flags, self._sstate, self._gstate,
                  self._clocks, self._stats, self._nlev, self.inclusive)

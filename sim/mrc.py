@@ -39,12 +39,12 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
 from sim.access import ADDR_MASK
+from sim.intrinsics import ctz as _ctz
+from sim.intrinsics import popcount as _popcount
+from sim.intrinsics import prefetch as _prefetch
 from sim.sizes import format_size
 
 EMPTY_KEY = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -131,47 +131,6 @@ def _delete_slot(keys, vals, slot, seg_base0, bits, h):
 # slot[64*wb + u] is that line's hash slot. fen[wb + n - 1] is Fenwick node n over the
 # popcounts of the *complete* words (word n - 1 <-> node n); the word being filled is read
 # directly. The bitmap is 1/32 of the int32 tree it replaces, so the hot part stays in cache.
-
-
-@intrinsic
-def _popcount(typingctx, x):
-    """Number of set bits of a uint64 (LLVM ctpop)."""
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        return builder.ctpop(args[0])
-
-    return sig, codegen
-
-
-@intrinsic
-def _ctz(typingctx, x):
-    """Trailing zeros of a non-zero uint64 (LLVM cttz)."""
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
-
-    return sig, codegen
-
-
-@intrinsic
-def _prefetch(typingctx, arr, idx):
-    """Hint the CPU to fetch arr[idx] into cache (llvm.prefetch; never faults)."""
-    sig = types.void(arr, idx)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
-        i32 = ir.IntType(32)
-        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
 
 
 @njit(cache=True, inline="always")
