@@ -1,8 +1,9 @@
 """Benchmark the one-pass miss-ratio curves: exact stack distances and SHARDS.
 
-Trace: the simulator issue's seeded Zipf trace: ``rows`` rows of 512 B (8 lines of 64 B),
-row popularity Zipf(alpha) scattered over the table by an affine permutation, each row
-lookup reading its 8 consecutive lines; 80M line accesses by default (10M row lookups).
+Trace: the simulator issue's seeded Zipf trace (``sim.synthetic.zipf_row_trace``, the one
+``scripts/bench_sim.py`` uses): ``rows`` rows of 512 B (8 lines of 64 B), Zipf(alpha) row
+popularity scattered over the table, each lookup reading its row's 8 consecutive lines;
+80M line accesses by default (10M row lookups).
 The trace is generated chunk by chunk (never held whole); only the MRC update calls are
 timed. Prints accesses per second of each method, measured in the same run, and the SHARDS
 error against the exact curve over 1-128 MB.
@@ -21,42 +22,19 @@ import numpy as np
 
 from sim.mrc import StackDistances
 from sim.shards import ShardsRate, ShardsSize
+from sim.synthetic import zipf_row_trace
 
 MB = 1 << 20
-
-
-def zipf_row_trace(accesses: int, rows: int = 10_000_000, alpha: float = 1.05, seed: int = 0,
-                   row_bytes: int = 512, line_bytes: int = 64, chunk_accesses: int = 1 << 20,
-                   base_addr: int = 1 << 32):
-    """Yield uint64 byte-address chunks: Zipf(alpha) row lookups, each reading a whole row."""
-    ranks = np.arange(1, rows + 1, dtype=np.float64)
-    cdf = np.cumsum(ranks ** -alpha)
-    cdf /= cdf[-1]
-    del ranks
-    rng = np.random.default_rng(seed)
-    lines_per_row = row_bytes // line_bytes
-    multiplier = 2_654_435_761 % rows or 1
-    while np.gcd(multiplier, rows) != 1:
-        multiplier += 1
-    offsets = (np.arange(lines_per_row, dtype=np.uint64) * np.uint64(line_bytes))[None, :]
-    remaining = accesses
-    while remaining > 0:
-        n_rows = min(chunk_accesses, remaining + lines_per_row - 1) // lines_per_row
-        rank = np.searchsorted(cdf, rng.random(n_rows), side="right").clip(max=rows - 1)
-        row = (rank.astype(np.uint64) * np.uint64(multiplier) + np.uint64(12345)) % np.uint64(rows)
-        addr = (np.uint64(base_addr) + row * np.uint64(row_bytes))[:, None] + offsets
-        chunk = np.ascontiguousarray(addr.reshape(-1)[:remaining])
-        remaining -= chunk.size
-        yield chunk
 
 
 def timed_pass(accumulator, args) -> float:
     """Feed the trace; return seconds spent inside update() only."""
     spent = 0.0
-    for chunk in zipf_row_trace(args.accesses, rows=args.rows, alpha=args.alpha, seed=args.seed):
-        start = time.perf_counter()
+    for chunk in zipf_row_trace(args.rows, row_bytes=512, line_bytes=64, alpha=args.alpha, accesses=args.accesses,
+                                seed=args.seed, chunk_entries=1 << 20):
+        start = time.process_time()
         accumulator.update(chunk)
-        spent += time.perf_counter() - start
+        spent += time.process_time() - start
     return spent
 
 
@@ -76,6 +54,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rate", type=float, default=0.01, help="SHARDS sampling rate")
     parser.add_argument("--smax", type=int, default=8192, help="fixed-size SHARDS sample bound")
+    parser.add_argument("--exact-only", action="store_true", help="time the exact method only")
     args = parser.parse_args()
     args.accesses = int(args.accesses)
 
@@ -85,6 +64,9 @@ def main() -> None:
 
     exact = StackDistances()
     t_exact = timed_pass(exact, args)
+    if args.exact_only:
+        print(f"exact: {t_exact:.2f} s, {args.accesses / t_exact / 1e6:.1f} M accesses/s")
+        return
     rate = ShardsRate(args.rate)
     t_rate = timed_pass(rate, args)
     size = ShardsSize(args.smax)

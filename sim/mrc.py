@@ -152,15 +152,21 @@ def _count_after(bits, fen, b, p, tau, live):
 
 
 @njit(cache=True, inline="always")
+def _fen_sub(fen, b, w, tau, amount):
+    """Subtract ``amount`` marks of word w from the built Fenwick nodes above it."""
+    wt = tau >> 6
+    k = w + 1
+    while k <= wt:
+        fen[b + k - 1] -= amount
+        k += k & -k
+
+
+@njit(cache=True, inline="always")
 def _remove_mark(bits, fen, b, p, tau):
     """Clear the mark at time p (and in the built Fenwick nodes, those of complete words)."""
     wp = p >> 6
     bits[b + wp] &= ~(_ONE << np.uint64(p & 63))
-    wt = tau >> 6
-    k = wp + 1
-    while k <= wt:
-        fen[b + k - 1] -= 1
-        k += k & -k
+    _fen_sub(fen, b, wp, tau, 1)
 
 
 @njit(cache=True, inline="always")
@@ -270,6 +276,11 @@ def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_siz
     i = start
     n = chunk.size
     last_word = bits.size - 1
+    prev_line = _ALL  # previous access: line, time of its previous access, its distance
+    prev_p = np.int64(-2)
+    prev_d = np.int64(-1)
+    pending = 0  # Fenwick decrements owed to word pending_word (fully associative only)
+    pending_word = np.int64(0)
     while i < n:
         if i + _AHEAD_KEYS < n:
             ahead = (chunk[i + _AHEAD_KEYS] & _ADDR_MASK) >> ushift
@@ -291,8 +302,31 @@ def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_siz
         h = _find(keys, line, hbits)
         if h >= 0:
             p = np.int64(vals[h])
-            dist[i] = _count_after(bits, fen, b, p, tau, seg_live[s])
-            _remove_mark(bits, fen, b, p, tau)
+            if nsets == 1 and line == prev_line + _ONE and p == prev_p + 1 and prev_d >= 0:
+                # the line after the previous access's line, last touched right after it:
+                # same stack distance (the lines between them are the same, shifted by one)
+                d = prev_d
+            else:
+                if pending:
+                    _fen_sub(fen, b, pending_word, tau, pending)
+                    pending = 0
+                d = _count_after(bits, fen, b, p, tau, seg_live[s])
+            dist[i] = d
+            if nsets == 1:
+                # clear the mark; its Fenwick decrement waits while marks leave the same
+                # word (no prefix query happens in between: only runs skip the query),
+                # and is paid before any query and before a new node is built
+                wp = p >> 6
+                bits[b + wp] &= ~(_ONE << np.uint64(p & 63))
+                if pending and wp != pending_word:
+                    _fen_sub(fen, b, pending_word, tau, pending)
+                    pending = 0
+                pending_word = wp
+                pending += 1
+            else:
+                _remove_mark(bits, fen, b, p, tau)
+            prev_p = p
+            prev_d = d
         else:
             dist[i] = -1
             h = -h - 1
@@ -300,10 +334,17 @@ def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_siz
             count += 1
             cold += 1
             seg_live[s] += 1
+            prev_d = -1
+        prev_line = line
+        if pending and (tau & 63) == 63:  # a Fenwick node is built from its children next
+            _fen_sub(fen, b, pending_word, tau, pending)
+            pending = 0
         _append_mark(bits, fen, slot, b, tau, h)
         vals[h] = tau
         seg_time[s] = tau + 1
         i += 1
+    if pending:
+        _fen_sub(fen, seg_base[0], pending_word, seg_time[0], pending)
     meta[0] = count
     meta[3] = cold
     return i

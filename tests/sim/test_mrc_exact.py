@@ -190,3 +190,37 @@ def test_matches_pycachesim_lru():
         misses = cache.backend.MISS_count
         curve = exact_mrc([addrs], line_bytes=LINE, sets=sets)
         assert curve.misses([sets * ways * LINE])[0] == misses, (sets, ways)
+
+
+def stack_distance_misses(lines, capacities) -> np.ndarray:
+    """Misses at each capacity from a naive LRU stack (list, most recent first)."""
+    stack, distances = [], []
+    for line in lines.tolist():
+        if line in stack:
+            d = stack.index(line)
+            distances.append(d)
+            del stack[d]
+        stack.insert(0, line)
+    d = np.array(distances)
+    return np.array([len(lines) - int((d < c).sum()) for c in capacities])
+
+
+@pytest.mark.parametrize("chunk", [None, 37, 1000])
+def test_row_lookups_match_a_naive_stack(chunk):
+    """Rows of 8 consecutive lines read whole (the embedding pattern, where the kernel
+    reuses the previous line's distance), partial reads and interleaved rows."""
+    rng = np.random.default_rng(11)
+    rows = zipf_lines(900, 300, 0.9, seed=5)
+    parts = []
+    for k, row in enumerate(rows.tolist()):
+        first = 8 * row
+        if k % 5 == 4:  # a partial row, starting mid-row
+            parts.append(np.arange(first + 3, first + 3 + rng.integers(1, 5), dtype=np.uint64))
+        else:
+            parts.append(np.arange(first, first + 8, dtype=np.uint64))
+        if k % 7 == 6:  # a stray line between rows
+            parts.append(np.array([rng.integers(0, 2400)], dtype=np.uint64))
+    lines = np.concatenate(parts)
+    capacities = np.arange(1, 2500, 7)
+    expected = stack_distance_misses(lines, capacities)
+    assert np.array_equal(curve_of(lines, chunk=chunk).misses(capacities * LINE), expected)
