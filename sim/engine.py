@@ -383,7 +383,7 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
                 set_misses[set_idx] += 1
             way = _match(tags, base, ways, 0)
             if way < 0:
-                if pid == _ids.LRU:
+                if pid == _ids.LRU or pid == _ids.FIFO:
                     way = _oldest(meta, base, ways)
                 else:
                     way = _policy_victim(pid, meta, base, ways, sstate, set_idx)

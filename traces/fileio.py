@@ -50,3 +50,25 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_open(path, "wb") as handle:
         handle.write(data)
+
+
+def iter_line_blocks(handle, block_bytes: int = 1 << 22):
+    """Yield ``(block, first_line_number, byte_offset)``: blocks of whole lines read from a
+    binary ``handle``, each ending with ``\n`` (a missing final newline is added), with the
+    1-based number of its first line and its byte offset in the stream, for error messages."""
+    line_no, offset, rest = 1, 0, b""
+    while True:
+        data = handle.read(block_bytes)
+        if not data:
+            if rest:
+                yield rest + b"\n", line_no, offset
+            return
+        data = rest + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        block, rest = data[: cut + 1], data[cut + 1 :]
+        yield block, line_no, offset
+        line_no += block.count(b"\n")
+        offset += len(block)

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from sim.access import ADDR_MASK, WRITE_FLAG
-from traces.fileio import atomic_open
+from traces.fileio import atomic_open, iter_line_blocks
 
 MAGIC = b"\x93MPTRACE"
 VERSION = 1
@@ -521,23 +521,9 @@ def _parse_din_slow(path: Path, block: bytes, line_no: int, offset: int) -> np.n
 
 def _iter_din(path: Path, chunk_entries: int) -> Iterator[np.ndarray]:
     def parsed() -> Iterator[np.ndarray]:
-        line_no, offset, rest = 1, 0, b""
         with open(path, "rb") as handle:
-            while True:
-                data = handle.read(_DIN_BLOCK_BYTES)
-                if not data:
-                    if rest:
-                        yield _parse_din_block(path, rest + b"\n", line_no, offset)
-                    return
-                data = rest + data
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    rest = data
-                    continue
-                block, rest = data[: cut + 1], data[cut + 1 :]
+            for block, line_no, offset in iter_line_blocks(handle, _DIN_BLOCK_BYTES):
                 yield _parse_din_block(path, block, line_no, offset)
-                line_no += block.count(b"\n")
-                offset += len(block)
 
     yield from rechunk((c for c in parsed() if c.size), chunk_entries)
 

@@ -2,6 +2,8 @@
 
 from numba import njit
 
+from sim.policies import lru
+
 NAME = "fifo"
 DESCRIPTION = "first in, first out (evicts the oldest fill; hits do not refresh)"
 
@@ -10,16 +12,8 @@ def check_ways(ways: int) -> None:
     """Any associativity works."""
 
 
-@njit(cache=True, inline="always")
-def victim(meta, base, ways, sstate, sidx):
-    """Way filled longest ago (all ways valid)."""
-    best = 0
-    oldest = meta[base]
-    for w in range(1, ways):
-        if meta[base + w] < oldest:
-            oldest = meta[base + w]
-            best = w
-    return best
+# The victim is the oldest stamp, exactly LRU's rule: only what refreshes a stamp differs.
+victim = lru.victim
 
 
 @njit(cache=True, inline="always")

@@ -22,6 +22,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from traces.batch import Batch
+from traces.fileio import iter_line_blocks as read_line_blocks
 from traces.tracefile import parse_hex_fields
 
 NUM_DENSE = 13
@@ -42,25 +43,10 @@ def _unix(block: bytes) -> bytes:
 
 
 def iter_line_blocks(handle, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
-    """Yield ``(block, first_line_number)``: blocks of whole lines, each ending with ``\\n``.
-
-    ``\\r\\n`` line ends become ``\\n``; a missing final newline is added.
-    """
-    line_no, rest = 1, b""
-    while True:
-        data = handle.read(block_bytes)
-        if not data:
-            if rest:
-                yield _unix(rest) + b"\n", line_no
-            return
-        data = rest + data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            rest = data
-            continue
-        block, rest = data[: cut + 1], data[cut + 1 :]
+    """Yield ``(block, first_line_number)``: blocks of whole lines, each ending with ``\\n``;
+    ``\\r\\n`` line ends become ``\\n``."""
+    for block, line_no, _ in read_line_blocks(handle, block_bytes):
         yield _unix(block), line_no
-        line_no += block.count(b"\n")
 
 
 class FieldBlock:
