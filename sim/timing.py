@@ -365,26 +365,17 @@ class TimingModel:
         model: str,
         lookups: int,
         *,
-        l1_hits: int = 0,
-        l2_hits: int = 0,
-        llc_hits: int = 0,
-        llc_misses: int = 0,
-        dram_read_bytes: int | None = None,
-        dram_write_bytes: int = 0,
         params: Mapping[str, Any] | None = None,
         cardinalities: Sequence[int] | None = None,
+        **counts: int,
     ) -> TimingResult:
-        """Cycles, seconds and DRAM bandwidth of ``lookups`` lookups of ``model`` with these counts.
+        """Cycles, seconds and DRAM bandwidth of ``lookups`` lookups of ``model``.
 
-        ``lookups`` and ``cardinalities`` as in ``compute_cycles``; ``dram_read_bytes``
-        defaults to ``llc_misses * line_bytes``.
+        ``lookups`` and ``cardinalities`` as in ``compute_cycles``; ``counts`` are the
+        keyword counts of ``estimate_cycles`` (l1_hits, l2_hits, llc_hits, llc_misses,
+        dram_read_bytes, dram_write_bytes).
         """
-        compute = self.compute_cycles(model, lookups, params, cardinalities)
-        return self.estimate_cycles(
-            compute,
-            l1_hits=l1_hits, l2_hits=l2_hits, llc_hits=llc_hits, llc_misses=llc_misses,
-            dram_read_bytes=dram_read_bytes, dram_write_bytes=dram_write_bytes,
-        )
+        return self.estimate_cycles(self.compute_cycles(model, lookups, params, cardinalities), **counts)
 
     def estimate_cycles(
         self,
@@ -397,7 +388,8 @@ class TimingModel:
         dram_read_bytes: int | None = None,
         dram_write_bytes: int = 0,
     ) -> TimingResult:
-        """As ``estimate`` with the compute cycles given directly (e.g. measured)."""
+        """Cycles, seconds and DRAM bandwidth from compute cycles (op counts or measured)
+        and per-level hit counts; ``dram_read_bytes`` defaults to ``llc_misses * line_bytes``."""
         if not _finite_number(compute_cycles) or compute_cycles < 0:
             raise ValueError(f"timing: compute_cycles must be a finite number >= 0, got {compute_cycles!r}")
         stall = self.memory_stall_cycles(l1_hits=l1_hits, l2_hits=l2_hits, llc_hits=llc_hits, llc_misses=llc_misses)
