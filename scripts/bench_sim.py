@@ -24,7 +24,8 @@ import time
 import numpy as np
 
 from sim.config import CacheConfig
-from sim.engine import Simulator, _run_part
+from sim.engine import Simulator
+from sim.stats import merge_partitions
 from sim.synthetic import zipf_row_trace
 
 
@@ -46,17 +47,15 @@ def bench_memprof(args, threads: int):
 
 
 def bench_partitions(args, nparts: int):
-    """Time each partition of an nparts-way split alone, one after another (1 thread)."""
-    sim = Simulator(CacheConfig(args.llc, 16, policy="lru"), threads=nparts)
-    times = [0.0] * sim.partitions
+    """Time each partition of an nparts-way split alone (``set_partition``), one after another."""
+    sims = [Simulator(CacheConfig(args.llc, 16, policy="lru"), set_partition=(p, nparts)) for p in range(nparts)]
+    times = [0.0] * nparts
     for chunk in chunks(args):
-        for part in range(sim.partitions):
+        for part, sim in enumerate(sims):
             start = time.perf_counter()
-            _run_part(chunk, 0, chunk.size, 6, False, part, sim.partitions, sim._bshift, sim._sampled, sim._set_misses,
-                      sim._max_line, sim._geom,
-                      sim._tags, sim._meta, sim._flags, sim._sstate, sim._gstate, sim._clocks, sim._stats, 1, True)
+            sim.feed(chunk)
             times[part] += time.perf_counter() - start
-    return times, sim
+    return times, merge_partitions(s.result() for s in sims)
 
 
 def bench_pycachesim(args, num_sets: int):
@@ -99,7 +98,7 @@ def main() -> None:
     rn = sn.result()
     print(f"memprof {sn.partitions} threads: {tn:7.2f} s  {n / tn / 1e6:7.2f} M accesses/s  "
           f"(identical counts: {rn.levels == r1.levels})")
-    parts, sp = bench_partitions(args, args.threads)
+    parts, merged = bench_partitions(args, args.threads)
     crit = max(parts)
     print(f"partitions alone : {', '.join(f'{t:.2f}' for t in parts)} s; critical path {crit:.2f} s "
           f"-> {n / crit / 1e6:.2f} M accesses/s")

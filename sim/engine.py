@@ -30,12 +30,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sim.intrinsics import ctz, prefetch as _host_prefetch
+from sim.intrinsics import prefetch as _host_prefetch
 from sim.policies import _ids, brrip, drrip, fifo, lru, plru, rand, srrip
 
 TAG32_LIMIT = 0xFFFFFFFF  # largest stored tag in a uint32 tags array
 STAMP_LIMIT = 0xFFFFFFFF  # largest LRU/FIFO stamp in the uint32 meta array
 STAMPS_PER_ACCESS = 4  # most clock ticks one access can cause in a level (hit/fill, write-back, prefetch)
+UNROLLED_WAYS = (12, 16)  # LLC associativities compiled with the set scans unrolled (each costs a compile)
 RUN_PIECE = 1 << 28  # accesses per kernel call, so that a renumbering always fits between calls
 ADDRESS_BITS_COVERED = 48  # uint32 tags only when they cover every 48-bit byte address
 PREFETCH_DISTANCE = 16  # accesses ahead whose set the LLC loop prefetches into the host cache
@@ -137,31 +138,6 @@ def _divmod(line, divisor, inverse):
         q += 1
         r -= divisor
     return q, r
-
-
-@njit(cache=True, inline="always")
-def _match(tags, base, ways, tag):
-    """First way holding ``tag`` or -1: a branch-free compare of the whole set (SIMD)
-    then count-trailing-zeros, instead of a loop whose exit the host CPU mispredicts."""
-    if ways > 64:
-        return _find(tags, base, ways, tag)
-    row = tags[base:base + ways]  # a view indexed from 0: no wraparound select, so LLVM vectorises
-    mask = np.uint64(0)
-    for w in range(ways):
-        mask |= np.uint64(np.int64(row[w]) == tag) << np.uint64(w)
-    return np.int64(ctz(mask)) if mask else -1
-
-
-@njit(cache=True, inline="always")
-def _oldest(meta, base, ways):
-    """First way with the smallest stamp (LRU/FIFO victim), branch-free like ``_match``."""
-    row = meta[base:base + ways]
-    oldest = row[0]
-    for w in range(1, ways):
-        oldest = min(oldest, row[w])
-    if ways > 64:
-        return _find(meta, base, ways, np.int64(oldest))
-    return _match(meta, base, ways, np.int64(oldest))
 
 
 @njit(cache=True, inline="always")
@@ -296,7 +272,7 @@ def _prefetch(line, geom, tags, meta, flags, sstate, gstate, clocks, stats, part
 
 @njit(cache=True)
 def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
-             flags, sstate, gstate, clocks, stats):
+             flags, sstate, gstate, clocks, stats, seen_writes, ways_token):
     """LLC-only loop of partition ``part``, hit and miss paths written out flat (speed).
 
     Scans every address but simulates only the lines it owns (``_owns``), and only in
@@ -304,10 +280,17 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
     by the owner of line+1 (in trace order, right after the demand access). The sets of
     the next PREFETCH_DISTANCE accesses are prefetched into the host cache (memory-level
     parallelism). Returns -1, or the index of a line above ``max_line`` (32-bit tags).
+
+    ``ways_token``: a tuple whose length is the associativity, a compile-time constant
+    (its type is the tuple's length), so the set scans are unrolled; empty: read the
+    associativity from ``geom``. The dirty/prefetched ``flags`` are only
+    read once they can be non-zero: after the partition's first write
+    (``seen_writes[part]``) or with the prefetcher.
     """
     sh = np.uint64(shift)
     num_sets = geom[0, G_SETS]
-    ways = geom[0, G_WAYS]
+    ways = len(ways_token) if len(ways_token) else geom[0, G_WAYS]
+    flagged = prefetch or seen_writes[part] != 0
     pid = geom[0, G_POLICY]
     inverse = 1.0 / num_sets
     accesses = 0
@@ -358,7 +341,10 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
         accesses += 1
         if is_write:
             writes += 1
-        way = _match(tags, base, ways, tag)
+            if not flagged:
+                flagged = True
+                seen_writes[part] = 1
+        way = _find(tags, base, ways, tag)
         if way >= 0:
             hits += 1
             clock += 1
@@ -381,22 +367,21 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
             dram_rd += 1
             if sampling:
                 set_misses[set_idx] += 1
-            way = _match(tags, base, ways, 0)
+            way = _find(tags, base, ways, 0)
             if way < 0:
-                if pid == _ids.LRU or pid == _ids.FIFO:
-                    way = _oldest(meta, base, ways)
-                else:
-                    way = _policy_victim(pid, meta, base, ways, sstate, set_idx)
+                way = _policy_victim(pid, meta, base, ways, sstate, set_idx)
             pos = base + way
             if tags[pos] != 0:
                 evictions += 1
-                f = flags[pos]
-                if f & F_DIRTY:
-                    writebacks += 1
-                if f & F_PREFETCHED:
-                    useless += 1
+                if flagged:
+                    f = flags[pos]
+                    if f & F_DIRTY:
+                        writebacks += 1
+                    if f & F_PREFETCHED:
+                        useless += 1
             tags[pos] = tag
-            flags[pos] = F_DIRTY if is_write else F_NONE
+            if flagged:
+                flags[pos] = F_DIRTY if is_write else F_NONE
             clock += 1
             if pid == _ids.LRU:
                 meta[pos] = clock
@@ -453,26 +438,28 @@ def _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_lin
     return -1
 
 
-@njit(cache=True)
-def _run_part(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, set_misses, max_line, geom, tags,
-              meta, flags, sstate, gstate, clocks, stats, nlev, inclusive):
-    if nlev == 1:
-        return _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, set_misses, max_line, geom,
-                        tags, meta, flags, sstate, gstate, clocks, stats)
-    return _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line, geom, tags, meta, flags,
-                     sstate, gstate, clocks, stats, nlev, inclusive)
+@njit(cache=True, parallel=True)
+def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
+                  flags, sstate, gstate, clocks, stats, seen_writes, ways_token):
+    """One thread per partition of an LLC-only cache; partitions own disjoint sets, so no
+    two threads touch the same state word, and stats/clocks are per-partition slices."""
+    status = np.full(nparts, -1, dtype=np.int64)
+    for p in prange(nparts):
+        status[p] = _run_llc(chunk, start, stop, shift, prefetch, p, nparts, bshift, sampled, set_misses, max_line,
+                             geom, tags, meta, flags, sstate, gstate, clocks, stats, seen_writes, ways_token)
+    return status.max()
 
 
 @njit(cache=True, parallel=True)
-def _run_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
-                  flags, sstate, gstate, clocks, stats, nlev, inclusive):
-    """One thread per partition; partitions own disjoint sets, so no two threads touch
-    the same state word, and stats/clocks are per-partition slices (no atomics)."""
+def _hier_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, max_line, geom, tags, meta, flags, sstate,
+                   gstate, clocks, stats, nlev, inclusive):
+    """As ``_llc_parallel`` for a hierarchy (partitions own whole sets at every level)."""
     status = np.full(nparts, -1, dtype=np.int64)
     for p in prange(nparts):
-        status[p] = _run_part(chunk, start, stop, shift, prefetch, p, nparts, bshift, sampled, set_misses, max_line,
-                              geom, tags, meta, flags, sstate, gstate, clocks, stats, nlev, inclusive)
+        status[p] = _run_hier(chunk, start, stop, shift, prefetch, p, nparts, bshift, max_line, geom, tags, meta,
+                              flags, sstate, gstate, clocks, stats, nlev, inclusive)
     return status.max()
+
 
 @njit(cache=True)
 def _renumber_stamps(geom, tags, meta, clocks):
@@ -655,6 +642,8 @@ class Simulator:
         self._sstate = np.concatenate(sstates)
         self._gstate = np.full(nlev, drrip.PSEL_INIT, dtype=np.int64)
         self._clocks = np.zeros((nparts, nlev), dtype=np.int64)
+        self._seen_writes = np.zeros(nparts, dtype=np.uint8)  # LLC-only: a partition's flags may be non-zero
+        self._ways_token = (0,) * config.ways if nlev == 1 and config.ways in UNROLLED_WAYS else ()
         self._stats = np.zeros((nparts, nlev, NSTAT), dtype=np.int64)
         if self.set_partition is not None:  # count only this partition's sets
             index, count = self.set_partition
@@ -693,15 +682,28 @@ class Simulator:
         if int(self._clocks.max()) + STAMPS_PER_ACCESS * (stop - start) > STAMP_LIMIT:
             _renumber_stamps(self._geom, self._tags, self._meta, self._clocks)
         args = (arr, start, stop, self.configs[-1].line_shift, self.prefetch)
-        state = (self._sampled, self._set_misses, self._max_line, self._geom, self._tags, self._meta, self._flags, self._sstate, self._gstate,
-                 self._clocks, self._stats, self._nlev, self.inclusive)
         if self.set_partition is not None:
-            bad = _run_part(*args, self.set_partition[0], self.partitions, self._bshift, *state)
-        elif self.partitions == 1:
-            bad = _run_part(*args, 0, 1, 0, *state)
+            part, nparts = self.set_partition[0], self.partitions
         else:
-            numba.set_num_threads(max(1, min(self.partitions, numba.config.NUMBA_NUM_THREADS)))
-            bad = _run_parallel(*args, self.partitions, self._bshift, *state)
+            part, nparts = 0, self.partitions
+        bshift = self._bshift if nparts > 1 else 0
+        common = (self._max_line, self._geom, self._tags, self._meta, self._flags, self._sstate, self._gstate,
+                  self._clocks, self._stats)
+        threaded = self.set_partition is None and nparts > 1
+        if threaded:
+            numba.set_num_threads(max(1, min(nparts, numba.config.NUMBA_NUM_THREADS)))
+        if self._nlev == 1:
+            llc = (self._sampled, self._set_misses, *common, self._seen_writes, self._ways_token)
+            if threaded:
+                bad = _llc_parallel(*args, nparts, bshift, *llc)
+            else:
+                bad = _run_llc(*args, part, nparts, bshift, *llc)
+        else:
+            hier = (*common, self._nlev, self.inclusive)
+            if threaded:
+                bad = _hier_parallel(*args, nparts, bshift, *hier)
+            else:
+                bad = _run_hier(*args, part, nparts, bshift, *hier)
         if bad >= 0:
             raise ValueError(
                 f"address {int(arr[bad]) & int(ADDR_MASK):#x} is too large for 32-bit tags in this geometry "
