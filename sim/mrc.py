@@ -252,8 +252,8 @@ def _relink_slots(keys, vals, slot, nsets, seg_base):
 
 # --------------------------------------------------------------------------- the pass
 
-_AHEAD_KEYS = 16  # prefetch the hash slot of the access this far ahead
-_AHEAD_MARK = 8   # ... and the bitmap word / tree node of its previous access this far ahead
+_AHEAD_KEYS = 64  # prefetch the hash slot of the access this far ahead
+_AHEAD_MARK = 32  # ... and the bitmap word / Fenwick path of its previous access this far ahead
 
 
 @njit(cache=True)
@@ -290,9 +290,15 @@ def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_siz
         if i + _AHEAD_MARK < n:
             ahead = (chunk[i + _AHEAD_MARK] & _ADDR_MASK) >> ushift
             s_ahead = 0 if nsets == 1 else np.int64(ahead % S)
-            word_ahead = min(seg_base[s_ahead] + (np.int64(vals[_home(ahead, hbits)]) >> 6), last_word)
+            base_ahead = seg_base[s_ahead]
+            word_ahead = min(base_ahead + (np.int64(vals[_home(ahead, hbits)]) >> 6), last_word)
             _prefetch(bits, word_ahead)
-            _prefetch(fen, max(word_ahead - 1, 0))
+            if nsets != 1 or ahead != ((chunk[i + _AHEAD_MARK - 1] & _ADDR_MASK) >> ushift) + _ONE:
+                # not the next line of a run: it will walk the Fenwick prefix path
+                node = word_ahead - base_ahead
+                while node > 0:
+                    _prefetch(fen, base_ahead + node - 1)
+                    node &= node - 1
         line = (chunk[i] & _ADDR_MASK) >> ushift
         s = 0 if nsets == 1 else np.int64(line % S)
         tau = seg_time[s]
