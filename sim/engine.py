@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sim.intrinsics import prefetch as _host_prefetch
+from sim.intrinsics import borrowed, prefetch as _host_prefetch
 from sim.policies import _ids, brrip, drrip, fifo, lru, plru, rand, srrip
 
 TAG32_LIMIT = 0xFFFFFFFF  # largest stored tag in a uint32 tags array
@@ -157,7 +157,7 @@ def _find_line(k, line, geom, tags):
     return base, _find(tags, base, ways, line // num_sets + 1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _install(k, line, new_flags, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, nlev, inclusive):
     """Fill ``line`` into level k; return (victim line or -1, victim dirty)."""
     num_sets = geom[k, G_SETS]
@@ -219,7 +219,7 @@ def _writeback(k, line, geom, tags, meta, flags, sstate, gstate, clocks, stats, 
         k += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _demand(line, is_write, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, nlev, inclusive):
     """One demand access; returns True when it reached the LLC."""
     hit_level = nlev
@@ -287,6 +287,8 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
     read once they can be non-zero: after the partition's first write
     (``seen_writes[part]``) or with the prefetcher.
     """
+    geom, tags, meta, flags = borrowed(geom), borrowed(tags), borrowed(meta), borrowed(flags)
+    sstate, gstate, clocks, stats = borrowed(sstate), borrowed(gstate), borrowed(clocks), borrowed(stats)
     sh = np.uint64(shift)
     num_sets = geom[0, G_SETS]
     ways = len(ways_token) if len(ways_token) else geom[0, G_WAYS]
@@ -423,8 +425,19 @@ def _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_lin
               gstate, clocks, stats, nlev, inclusive):
     """Hierarchy loop of partition ``part`` (prefetch only when nparts == 1); returns
     -1, or the index of a line above ``max_line``."""
+    geom, tags, meta, flags = borrowed(geom), borrowed(tags), borrowed(meta), borrowed(flags)
+    sstate, gstate, clocks, stats = borrowed(sstate), borrowed(gstate), borrowed(clocks), borrowed(stats)
     sh = np.uint64(shift)
+    llc = nlev - 1
+    llc_sets = geom[llc, G_SETS]
+    llc_ways = geom[llc, G_WAYS]
+    llc_inverse = 1.0 / llc_sets
     for i in range(start, stop):
+        if i + PREFETCH_DISTANCE < stop:  # the LLC set of an access ahead (upper levels are small)
+            future = np.int64((chunk[i + PREFETCH_DISTANCE] & ADDR_MASK) >> sh)
+            fbase = geom[llc, G_WOFF] + _divmod(future, llc_sets, llc_inverse)[1] * llc_ways
+            _host_prefetch(tags, fbase)
+            _host_prefetch(meta, fbase)
         a = chunk[i]
         line = np.int64((a & ADDR_MASK) >> sh)
         if line > max_line:

@@ -49,3 +49,27 @@ def prefetch(typingctx, arr, idx):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def borrowed(typingctx, arr):
+    """``arr`` without its reference-counted owner (meminfo and parent NULL).
+
+    Numba increments and decrements (atomically) the owner's count of every array passed
+    to a function, inlined helpers included; with a NULL owner those calls return at once.
+    A kernel borrows its state arrays once at the top: they stay alive because the caller
+    holds them for the whole call. Never return or store a borrowed array.
+    """
+    sig = arr(arr)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        src = context.make_array(aryty)(context, builder, args[0])
+        dst = context.make_array(aryty)(context, builder)
+        for name in ("data", "shape", "strides", "itemsize", "nitems"):
+            setattr(dst, name, getattr(src, name))
+        dst.meminfo = cgutils.get_null_value(dst.meminfo.type)
+        dst.parent = cgutils.get_null_value(dst.parent.type)
+        return dst._getvalue()
+
+    return sig, codegen
