@@ -42,6 +42,7 @@ import numpy as np
 from numba import njit
 
 from sim.access import ADDR_MASK
+from sim.intrinsics import borrowed
 from sim.intrinsics import ctz as _ctz
 from sim.intrinsics import popcount as _popcount
 from sim.intrinsics import prefetch as _prefetch
@@ -265,6 +266,10 @@ def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_siz
     separate loop, whose independent increments overlap their cache misses. The hash slot
     and the previous mark of accesses a few steps ahead are prefetched, since each access
     is otherwise a chain of dependent cache misses. No array is reassigned here."""
+    keys, vals, bits, fen, slot, dist = borrowed(keys), borrowed(vals), borrowed(bits), borrowed(fen), \
+        borrowed(slot), borrowed(dist)  # no atomic reference counting in the inlined helpers
+    seg_base, seg_cap, seg_time, seg_live = borrowed(seg_base), borrowed(seg_cap), borrowed(seg_time), \
+        borrowed(seg_live)
     count = meta[0]
     hbits = meta[1]
     cold = meta[3]
