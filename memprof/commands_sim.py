@@ -2,8 +2,10 @@
 ``policies`` (the registered replacement policies).
 
 The work lives in ``simulate_trace_file`` (a library function returning a DataFrame, one
-row per LLC size, all sizes fed in one pass over the file); the click command only turns
-options into ``CacheConfig`` objects and hands the frame to ``memprof.report``.
+row per LLC size, all sizes fed in one pass over the file) and, without --trace, in
+``memprof.experiment.run_analysis``; the click command only turns options into config
+objects, checks --max-memory up front, and hands the frame to ``memprof.report``. Long runs
+(--checkpoint, --resume, Ctrl-C as a clean stop with partial rows): ``memprof.longrun``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ import os
 import click
 import pandas as pd
 
-from memprof.analysis_cli import analyse, llc_list, model_list, timing_options, timing_overrides
+from memprof.analysis_cli import cache_setup, llc_list, model_list, timing_options, timing_overrides
+from memprof.experiment import estimate_memory, run_analysis
+from memprof.longrun import (CheckpointPolicy, Interrupted, LongRun, checkpoint_policy, feed, finish_partial,
+                             simulated_line, trace_file_fingerprint, trace_length)
+from memprof.memory_budget import MemoryBudgetError, plan_trace_simulation
 from memprof.metadata import run_metadata
-from memprof.options import parse_model_params, parse_sizes, runtime_errors
+from memprof.options import (long_run_options, make_trace, parse_max_memory, parse_model_params, parse_sizes,
+                             runtime_errors)
 from memprof.progress import Progress
 from memprof.report.tables import FORMATS, emit
 from sim.config import CacheConfig
@@ -28,6 +35,17 @@ from traces.tracefile import DEFAULT_CHUNK_ENTRIES, iter_trace_file
 
 def _count_accesses(path, chunk_entries: int) -> int:
     return sum(int(chunk.shape[0]) for chunk in iter_trace_file(path, chunk_entries))
+
+
+def _rows(path, sims: list[Simulator]) -> list[dict]:
+    rows = []
+    for sim in sims:
+        result = sim.result()
+        row = {"trace": os.fspath(path), **result.to_record(), "seed": sim.configs[-1].seed}
+        if result.notes:
+            row["notes"] = "; ".join(result.notes)
+        rows.append(row)
+    return rows
 
 
 def simulate_trace_file(
@@ -43,38 +61,67 @@ def simulate_trace_file(
     threads: int = 1,
     chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
     progress: bool = True,
+    checkpoint: CheckpointPolicy | None = None,
 ) -> pd.DataFrame:
     """Simulate a trace file (memprof trace, raw ``.npy`` or DineroIV ``din``) through
     each LLC configuration; one pass over the file, one row per configuration.
 
     ``warmup`` is an access count or a fraction of the trace (the file is then counted
     first). Malformed files raise ``traces.tracefile.TraceFormatError`` (a ValueError).
+    ``checkpoint``: save the simulators every ``every_seconds`` and on Ctrl-C, resume from
+    them (``memprof.longrun``). Ctrl-C stops after the current chunk and raises
+    ``memprof.longrun.Interrupted`` with the rows so far (column ``partial`` True).
     """
     if not llc_configs:
         raise ValueError("give at least one LLC configuration")
-    total = _count_accesses(path, chunk_entries) if isinstance(warmup, float) and warmup > 0 else None
+    total = trace_length(path)
+    if total is None and isinstance(warmup, float) and warmup > 0:
+        total = _count_accesses(path, chunk_entries)
     warm = resolve_warmup(warmup, total)
     sims = [
         Simulator(cfg, l1=l1, l2=l2, inclusive=inclusive, prefetch=prefetch, warmup=warm,
                   sample_sets=sample_sets, threads=threads)
         for cfg in llc_configs
     ]
-    meter = Progress("simulate", total=total, enabled=progress)
-    for chunk in iter_trace_file(path, chunk_entries):
-        for sim in sims:
-            sim.feed(chunk)
-        meter.update(int(chunk.shape[0]))
-    meter.close()
+    objects = {f"llc{i}": sim for i, sim in enumerate(sims)}
+    longrun = LongRun("simulate-trace", checkpoint, trace=trace_file_fingerprint(path))
+
+    def state():
+        return objects, {}
+
+    with longrun:
+        if longrun.resume_meta() is not None:
+            longrun.restore(objects)
+        start = min(sim.fed for sim in sims)
+        meter = Progress("simulate", total=total, enabled=progress, start=start)
+        offset = 0
+        try:
+            for chunk in iter_trace_file(path, chunk_entries):
+                end = offset + int(chunk.shape[0])
+                if end > start:
+                    feed(sims, chunk, offset)
+                    meter.update(end - max(offset, start))
+                offset = end
+                longrun.step(state)
+        except KeyboardInterrupt:
+            meter.close()
+            note = longrun.stopped(state)
+            raise _partial(path, sims, warm, total, note) from None
+        meter.close()
     if warm and sims[0].fed <= warm:
         raise ValueError(f"the warm-up ({warm:,} accesses) covers the whole trace ({sims[0].fed:,} accesses)")
-    rows = []
-    for sim in sims:
-        result = sim.result()
-        row = {"trace": os.fspath(path), **result.to_record(), "seed": sim.configs[-1].seed}
-        if result.notes:
-            row["notes"] = "; ".join(result.notes)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    longrun.finish()
+    return pd.DataFrame(_rows(path, sims))
+
+
+def _partial(path, sims: list[Simulator], warm: int, total: int | None, note: str) -> Interrupted:
+    done = sims[0].fed
+    measured = not (warm and done <= warm)
+    frame = pd.DataFrame([{**row, "partial": True} for row in _rows(path, sims)]) if measured else pd.DataFrame()
+    where = "" if measured else f", inside the warm-up ({warm:,} accesses): nothing measured"
+    message = f"interrupted: simulated {simulated_line(done, total)} of {os.fspath(path)}{where}; {note}"
+    metadata = {"partial": {"accesses_simulated": done, "accesses_total": total, "warmup_accesses": warm}}
+    return Interrupted(frame, metadata, message)
 
 
 def policies_frame() -> pd.DataFrame:
@@ -150,10 +197,11 @@ def _parse_warmup(text: str) -> int | float:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@long_run_options
 @runtime_errors
 def simulate(trace_path, llc, ways, policy, line_bytes, l1_size, l1_ways, l1_policy, l2_size, l2_ways, l2_policy,
              inclusive, prefetch, warmup, sample_sets, threads, seed, fmt, output, models, params, progress,
-             timing_items, timing_file, **workload):
+             timing_items, timing_file, checkpoint, checkpoint_every, resume, max_memory, **workload):
     """Cycles, LLC misses and DRAM bandwidth of each representation versus full DLRM,
     or (with --trace) a memory-access trace replayed through [L1] [L2] LLC; one row per LLC size.
 
@@ -164,10 +212,13 @@ def simulate(trace_path, llc, ways, policy, line_bytes, l1_size, l1_ways, l1_pol
       memprof simulate --trace run.trace --llc 14MB,28MB,56MB --ways 16 --policy lru
       memprof simulate --trace run.npy --llc 56MB --l1 32KB --l2 1MB --warmup 0.1 --format csv
       memprof simulate --trace big.trace --llc 56MB --sample-sets 1/64 --threads 2
+      memprof simulate --trace big.trace --checkpoint ckpt/ --max-memory 2GB   (Ctrl-C, then add --resume)
     """
+    policy_ = checkpoint_policy(checkpoint, checkpoint_every, resume)
+    budget = parse_max_memory(max_memory)
     if trace_path is None:
         _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_sets, threads, seed, fmt, output,
-                           models, params, progress, timing_items, timing_file, workload)
+                           models, params, progress, timing_items, timing_file, workload, policy_, budget)
         return
     if not os.path.exists(trace_path):
         raise click.BadParameter(f"{trace_path}: no such file", param_hint="--trace")
@@ -186,8 +237,19 @@ def simulate(trace_path, llc, ways, policy, line_bytes, l1_size, l1_ways, l1_pol
             parse_fraction(sample_sets)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--sample-sets") from None
-    frame = simulate_trace_file(trace_path, llc_configs, l1=l1, l2=l2, inclusive=inclusive, prefetch=prefetch,
-                                warmup=warm, sample_sets=sample_sets, threads=threads)
+    try:
+        estimate = plan_trace_simulation(llc_configs, l1=l1, l2=l2, sample_sets=sample_sets, threads=threads,
+                                         budget_bytes=budget, preferred_entries=DEFAULT_CHUNK_ENTRIES)
+    except MemoryBudgetError as exc:
+        raise click.UsageError(str(exc)) from None
+    if budget is not None:
+        click.echo(f"memory estimate {estimate.describe()}, chunk {estimate.chunk_entries:,} accesses", err=True)
+    try:
+        frame = simulate_trace_file(trace_path, llc_configs, l1=l1, l2=l2, inclusive=inclusive, prefetch=prefetch,
+                                    warmup=warm, sample_sets=sample_sets, threads=threads,
+                                    chunk_entries=estimate.chunk_entries, progress=progress, checkpoint=policy_)
+    except Interrupted as stop:
+        finish_partial(stop, fmt, output)
     emit(frame, fmt, output)
 
 
@@ -209,7 +271,7 @@ __all__ = ["COMMANDS", "simulate_trace_file", "policies_frame"]
 
 
 def _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_sets, threads, seed, fmt, output,
-                       models, params, progress, timing_items, timing_file, workload):
+                       models, params, progress, timing_items, timing_file, workload, checkpoint, budget):
     """The headline: each representation's kernel trace on a workload, timed, as ratios versus dlrm."""
     warm = 0.25 if warmup is None else _parse_warmup(warmup)
     if not isinstance(warm, float) and warm != 0:
@@ -220,5 +282,23 @@ def _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_
               "inclusive": inclusive, "warmup": float(warm), "sample_sets": sample_sets, "threads": threads,
               "seed": seed, "progress": progress}
     timing = timing_overrides(workload["cpu"], timing_items, timing_file)
-    frame, metadata = analyse(kwargs, chosen, llc_list(llc), parse_model_params(params, chosen), timing)
+    setup = cache_setup(kwargs, llc_list(llc))
+    opts = {k: kwargs[k] for k in ("workload", "dim", "data", "batch_size", "batches", "pooling", "alpha", "seed",
+                                   "line_bytes")}
+    model_params = parse_model_params(params, chosen)
+    traces = [make_trace(m, opts, model_params) for m in chosen]
+    try:
+        estimate = estimate_memory(traces, setup, kwargs["cpu"], budget)
+    except MemoryBudgetError as exc:
+        raise click.UsageError(str(exc)) from None
+    if budget is not None:
+        click.echo(f"memory estimate {estimate.describe()}", err=True)
+    try:
+        frame, metadata = run_analysis(traces, setup, cpu=kwargs["cpu"], timing_overrides=timing, progress=progress,
+                                       checkpoint=checkpoint, interruptible=True)
+    except Interrupted as stop:
+        stop.metadata.update(seed=seed, alpha=kwargs["alpha"], pooling=kwargs["pooling"])
+        stop.metadata = run_metadata(**stop.metadata)
+        finish_partial(stop, fmt, output)
+    metadata.update(seed=seed, alpha=kwargs["alpha"], pooling=kwargs["pooling"])
     emit(frame, fmt, output, metadata=run_metadata(**metadata))

@@ -27,7 +27,8 @@ import click
 import numpy as np
 
 from memprof.report.tables import emit
-from sim.checkpoint import read_checkpoint_meta, check_checkpoint, restore_checkpoint, save_checkpoint
+from sim.checkpoint import (check_checkpoint, read_checkpoint_arrays, read_checkpoint_meta, restore_checkpoint,
+                            save_checkpoint)
 
 DEFAULT_EVERY_SECONDS = 60.0
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
@@ -56,6 +57,9 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, frame, metadata: dict, message: str):
         super().__init__(message)
         self.frame, self.metadata, self.message = frame, metadata, message
+
+    def __reduce__(self):  # picklable across process pools
+        return (type(self), (self.frame, self.metadata, self.message))
 
 
 class StopGuard:
@@ -137,30 +141,37 @@ class LongRun:
             return None
         meta = read_checkpoint_meta(self.path)
         check_checkpoint(self.path, meta, trace=self.trace, config=self.config)
+        if not meta["objects"]:  # nothing left to check: no state in progress
+            self._say(f"resuming from {self.path}")
         return meta
+
+    def saved_arrays(self) -> dict[str, np.ndarray]:
+        """The finished results' arrays stored with the checkpoint being resumed."""
+        return read_checkpoint_arrays(self.path)
 
     def restore(self, objects: Mapping[str, Any]) -> dict:
         """Load the checkpoint's state into ``objects`` (fresh, same configuration); return its extra."""
         extra = restore_checkpoint(self.path, objects, trace=self.trace, config=self.config)
-        self._say(f"resumed from {self.path}")
+        self._say(f"resuming from {self.path}")
         return extra
 
     # -- saving -------------------------------------------------------------------------
     def due(self) -> bool:
         return self.policy is not None and self._clock() - self._last_save >= self.policy.every_seconds
 
-    def save(self, objects: Mapping[str, Any], extra: Mapping | None = None) -> None:
-        """Checkpoint now (no-op without a policy)."""
+    def save(self, objects: Mapping[str, Any], extra: Mapping | None = None,
+             arrays: Mapping[str, np.ndarray] | None = None) -> None:
+        """Checkpoint now (no-op without a policy); ``arrays``: finished results to keep beside the state."""
         if self.policy is None:
             return
-        save_checkpoint(self.path, objects, trace=self.trace, config=self.config, extra=extra)
+        save_checkpoint(self.path, objects, trace=self.trace, config=self.config, extra=extra, arrays=arrays)
         self._last_save = self._clock()
         self.saves += 1
 
     def step(self, state: Callable[[], tuple[Mapping[str, Any], Mapping]]) -> None:
         """Call after each complete step: stop if Ctrl-C was pressed, checkpoint if due.
 
-        ``state()`` returns (objects, extra) to save; it is called only when saving."""
+        ``state()`` returns (objects, extra[, arrays]) to save; it is called only when saving."""
         self.guard.check()
         if self.due():
             self.save(*state())

@@ -156,3 +156,32 @@ def runtime_errors(func):
             raise click.ClickException(str(exc)) from None
 
     return wrapper
+
+
+def long_run_options(func):
+    """--checkpoint DIR, --checkpoint-every SECONDS, --resume/--no-resume and --max-memory SIZE
+    (see docs/long-runs.md); the command receives checkpoint, checkpoint_every, resume, max_memory."""
+    options = [
+        click.option("--checkpoint", "checkpoint", type=click.Path(file_okay=False), default=None, metavar="DIR",
+                     help="Save the run's state into DIR every --checkpoint-every seconds and on Ctrl-C."),
+        click.option("--checkpoint-every", "checkpoint_every", type=click.FloatRange(min=0), default=60.0,
+                     show_default=True, metavar="SECONDS", help="Seconds between checkpoints (0 = every step)."),
+        click.option("--resume/--no-resume", default=False, show_default=True,
+                     help="Continue from the checkpoint in --checkpoint DIR (same input and options); "
+                          "the final numbers equal an uninterrupted run's."),
+        click.option("--max-memory", "max_memory", default=None, metavar="SIZE",
+                     help=f"Peak-memory budget: pick a chunk size that fits, or refuse up front ({SIZE_HELP})."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def parse_max_memory(text: str | None) -> int | None:
+    """--max-memory as bytes (None when not given); BadParameter on a malformed size."""
+    if text is None:
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-memory") from None

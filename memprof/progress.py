@@ -14,6 +14,8 @@ import time
 
 
 class Progress:
+    """One progress line on stderr (or ``stream``), rewritten in place; ``clock`` for tests."""
+
     def __init__(self, label: str, total: int | None = None, unit: str = "accesses",
                  enabled: bool = True, quiet_seconds: float = 2.0, interval: float = 1.0,
                  start: int = 0, start_fraction: float = 0.0, clock=time.monotonic, stream=None):

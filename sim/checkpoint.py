@@ -41,6 +41,7 @@ from traces.fileio import atomic_open
 FORMAT = "memprof-checkpoint"
 VERSION = 1
 META_KEY = "__checkpoint__"
+EXTRA_PREFIX = "__extra__/"  # arrays the caller stores beside the objects (finished results)
 POSITION_ATTRS = ("fed", "_measured_from")  # Simulator scalars that move as the trace is fed
 
 
@@ -135,27 +136,29 @@ def _capture_object(obj: Any, prefix: str, arrays: dict, scalars: dict) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, objects: Mapping[str, Any], *, trace: Mapping,
-                    config: Mapping | None = None, extra: Mapping | None = None) -> None:
+                    config: Mapping | None = None, extra: Mapping | None = None,
+                    arrays: Mapping[str, np.ndarray] | None = None) -> None:
     """Write the state of ``objects`` ({name: Simulator or accumulator}) to ``path`` atomically.
 
     ``trace``: the caller's fingerprint of the input (file path, size and mtime, or the
     workload parameters); ``config``: run options that must match on resume (beyond each
     Simulator's own configuration); ``extra``: JSON data the caller needs to continue
     (finished rows, positions). All three are compared or returned by ``restore_checkpoint``.
+    ``arrays``: extra numpy arrays (finished curves...), read back by ``read_checkpoint_arrays``.
     """
-    arrays: dict[str, np.ndarray] = {}
+    entries = {f"{EXTRA_PREFIX}{k}": np.asarray(v) for k, v in (arrays or {}).items()}
     records: dict[str, dict] = {}
     for name, obj in objects.items():
-        if "/" in name or name == META_KEY:
-            raise ValueError(f"checkpoint object name {name!r}: must not contain '/' or be {META_KEY!r}")
+        if "/" in name or name in (META_KEY, EXTRA_PREFIX.rstrip("/")):
+            raise ValueError(f"checkpoint object name {name!r}: must not contain '/' or be a reserved name")
         record: dict = {"class": type(obj).__name__}
         if _is_simulator(obj):
-            _capture_simulator(obj, name, arrays, record)
+            _capture_simulator(obj, name, entries, record)
         else:
             own_arrays: dict = {}
             scalars: dict = {}
             _capture_object(obj, "", own_arrays, scalars)
-            arrays.update({f"{name}/{k}": v for k, v in own_arrays.items()})
+            entries.update({f"{name}/{k}": v for k, v in own_arrays.items()})
             record.update({"kind": "object", "scalars": scalars})
         records[name] = record
     meta = {"format": FORMAT, "version": VERSION, "trace": _normal(dict(trace)),
@@ -163,13 +166,20 @@ def save_checkpoint(path: str | os.PathLike, objects: Mapping[str, Any], *, trac
     blob = np.frombuffer(json.dumps(meta, default=_json_default).encode("utf-8"), dtype=np.uint8)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "wb") as handle:
-        np.savez(handle, **{META_KEY: blob}, **arrays)
+        np.savez(handle, **{META_KEY: blob}, **entries)
 
 
 def read_checkpoint_meta(path: str | os.PathLike) -> dict:
     """The JSON part of a checkpoint (format, trace, config, extra, objects); CheckpointError if unreadable."""
     with _open(path) as data:
         return _meta(path, data)
+
+
+def read_checkpoint_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The extra arrays saved with ``save_checkpoint(..., arrays=)``."""
+    with _open(path) as data:
+        _meta(path, data)
+        return {k[len(EXTRA_PREFIX):]: data[k] for k in data.files if k.startswith(EXTRA_PREFIX)}
 
 
 def _open(path: str | os.PathLike):
@@ -225,7 +235,7 @@ def restore_checkpoint(path: str | os.PathLike, objects: Mapping[str, Any], *, t
         if sorted(records) != sorted(objects):
             raise CheckpointMismatch(f"checkpoint {where} holds {sorted(records)}, this run has {sorted(objects)}; "
                                      "rerun without --resume or with the original options")
-        entries = [k for k in data.files if k != META_KEY]
+        entries = [k for k in data.files if k != META_KEY and not k.startswith(EXTRA_PREFIX)]
         for name, obj in objects.items():
             record = records[name]
             if record["class"] != type(obj).__name__:
@@ -314,4 +324,4 @@ def load_simulator(path: str | os.PathLike, sim, *, trace: Mapping) -> dict:
 
 
 __all__ = ["CheckpointError", "CheckpointMismatch", "simulator_fingerprint", "save_checkpoint", "restore_checkpoint",
-           "read_checkpoint_meta", "check_checkpoint", "save_simulator", "load_simulator"]
+           "read_checkpoint_meta", "read_checkpoint_arrays", "check_checkpoint", "save_simulator", "load_simulator"]
