@@ -38,6 +38,7 @@ STAMP_LIMIT = 0xFFFFFFFF  # largest LRU/FIFO stamp in the uint32 meta array
 STAMPS_PER_ACCESS = 4  # most clock ticks one access can cause in a level (hit/fill, write-back, prefetch)
 UNROLLED_WAYS = (12, 16)  # LLC associativities compiled with the set scans unrolled (each costs a compile)
 RUN_PIECE = 1 << 28  # accesses per kernel call, so that a renumbering always fits between calls
+BUCKET_PIECE = 1 << 22  # accesses per threaded call: bounds the owner/order buffers (5 B per access)
 ADDRESS_BITS_COVERED = 48  # uint32 tags only when they cover every 48-bit byte address
 PREFETCH_DISTANCE = 16  # accesses ahead whose set the LLC loop prefetches into the host cache
 
@@ -272,7 +273,7 @@ def _prefetch(line, geom, tags, meta, flags, sstate, gstate, clocks, stats, part
 
 @njit(cache=True)
 def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
-             flags, sstate, gstate, clocks, stats, seen_writes, ways_token):
+             flags, sstate, gstate, clocks, stats, seen_writes, ways_token, order):
     """LLC-only loop of partition ``part``, hit and miss paths written out flat (speed).
 
     Scans every address but simulates only the lines it owns (``_owns``), and only in
@@ -280,6 +281,8 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
     by the owner of line+1 (in trace order, right after the demand access). The sets of
     the next PREFETCH_DISTANCE accesses are prefetched into the host cache (memory-level
     parallelism). Returns -1, or the index of a line above ``max_line`` (32-bit tags).
+    With a non-empty ``order``, positions start..stop index ``order`` (chunk indices of
+    this partition's accesses, bucketed beforehand) instead of the chunk.
 
     ``ways_token``: a tuple whose length is the associativity, a compile-time constant
     (its type is the tuple's length), so the set scans are unrolled; empty: read the
@@ -290,6 +293,7 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
     geom, tags, meta, flags = borrowed(geom), borrowed(tags), borrowed(meta), borrowed(flags)
     sstate, gstate, clocks, stats = borrowed(sstate), borrowed(gstate), borrowed(clocks), borrowed(stats)
     sh = np.uint64(shift)
+    part_inverse = 1.0 / nparts
     num_sets = geom[0, G_SETS]
     ways = len(ways_token) if len(ways_token) else geom[0, G_WAYS]
     flagged = prefetch or seen_writes[part] != 0
@@ -306,11 +310,13 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
     sampling = sampled.size
     clock = clocks[part, 0]
     status = -1
-    for i in range(start, stop):
-        ahead = i + PREFETCH_DISTANCE
+    bucketed = order.size > 0
+    for j in range(start, stop):
+        i = np.int64(order[j]) if bucketed else j
+        ahead = j + PREFETCH_DISTANCE
         if ahead < stop:
-            future = np.int64((chunk[ahead] & ADDR_MASK) >> sh)
-            if _owns(future, part, nparts, bshift):
+            future = np.int64((chunk[np.int64(order[ahead]) if bucketed else ahead] & ADDR_MASK) >> sh)
+            if _owns(future, part, nparts, bshift, part_inverse):
                 fbase = _divmod(future, num_sets, inverse)[1] * ways
                 _host_prefetch(tags, fbase)
                 _host_prefetch(meta, fbase)
@@ -320,11 +326,11 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
         if line > max_line:
             status = i
             break
-        if prefetch and _owns(line + 1, part, nparts, bshift):
+        if prefetch and _owns(line + 1, part, nparts, bshift, part_inverse):
             do_prefetch = sampling == 0 or sampled[(line + 1) % num_sets] != 0
         else:
             do_prefetch = False
-        if not _owns(line, part, nparts, bshift):
+        if not _owns(line, part, nparts, bshift, part_inverse):
             if do_prefetch:
                 clocks[part, 0] = clock
                 _prefetch(line + 1, geom, tags, meta, flags, sstate, gstate, clocks, stats, part, 1, False)
@@ -409,15 +415,16 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
 
 
 @njit(cache=True, inline="always")
-def _owns(line, part, nparts, bshift):
-    """Partition ``part`` owns ``line`` when (line >> bshift) % nparts == part.
+def _owns(line, part, nparts, bshift, inverse):
+    """Partition ``part`` owns ``line`` when (line >> bshift) % nparts == part
+    (``inverse`` = 1.0 / nparts: no integer division per access).
 
     The engine picks nparts and 2**bshift so that 2**bshift * nparts divides every
     level's set count: then all lines of one set, at every level, share one owner.
     """
     if nparts == 1:
         return True
-    return (line >> bshift) % nparts == part
+    return _divmod(line >> bshift, nparts, inverse)[1] == part
 
 
 @njit(cache=True)
@@ -428,6 +435,7 @@ def _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_lin
     geom, tags, meta, flags = borrowed(geom), borrowed(tags), borrowed(meta), borrowed(flags)
     sstate, gstate, clocks, stats = borrowed(sstate), borrowed(gstate), borrowed(clocks), borrowed(stats)
     sh = np.uint64(shift)
+    part_inverse = 1.0 / nparts
     llc = nlev - 1
     llc_sets = geom[llc, G_SETS]
     llc_ways = geom[llc, G_WAYS]
@@ -442,7 +450,7 @@ def _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_lin
         line = np.int64((a & ADDR_MASK) >> sh)
         if line > max_line:
             return i
-        if not _owns(line, part, nparts, bshift):
+        if not _owns(line, part, nparts, bshift, part_inverse):
             continue
         reached = _demand(line, (a & WRITE_BIT) != 0, geom, tags, meta, flags, sstate, gstate, clocks, stats, part,
                           nlev, inclusive)
@@ -455,11 +463,51 @@ def _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_lin
 def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
                   flags, sstate, gstate, clocks, stats, seen_writes, ways_token):
     """One thread per partition of an LLC-only cache; partitions own disjoint sets, so no
-    two threads touch the same state word, and stats/clocks are per-partition slices."""
+    two threads touch the same state word, and stats/clocks are per-partition slices.
+
+    Without the prefetcher the accesses are first bucketed by owner (in parallel, over
+    nparts slices of the range, keeping trace order within each bucket), so each thread
+    reads only its own accesses instead of scanning and skipping the whole chunk. The
+    prefetcher's trigger (line) and target (line + 1) can have different owners, so with
+    it every thread scans the whole chunk.
+    """
     status = np.full(nparts, -1, dtype=np.int64)
+    if prefetch or nparts > 255:
+        for p in prange(nparts):
+            status[p] = _run_llc(chunk, start, stop, shift, prefetch, p, nparts, bshift, sampled, set_misses,
+                                 max_line, geom, tags, meta, flags, sstate, gstate, clocks, stats, seen_writes,
+                                 ways_token, np.empty(0, dtype=np.int32))
+        return status.max()
+    n = stop - start
+    sh = np.uint64(shift)
+    inverse = 1.0 / nparts
+    owner = np.empty(n, dtype=np.uint8)
+    counts = np.zeros((nparts, nparts), dtype=np.int64)  # [slice, owner]
+    for h in prange(nparts):
+        lo, hi = start + n * h // nparts, start + n * (h + 1) // nparts
+        for i in range(lo, hi):
+            o = _divmod(np.int64((chunk[i] & ADDR_MASK) >> sh) >> bshift, nparts, inverse)[1]
+            owner[i - start] = o
+            counts[h, o] += 1
+    offsets = np.zeros((nparts, nparts), dtype=np.int64)  # bucket (slice h, owner p) starts here
+    total = 0
+    for p in range(nparts):
+        for h in range(nparts):
+            offsets[h, p] = total
+            total += counts[h, p]
+    order = np.empty(n, dtype=np.int32)  # chunk indices: the caller keeps chunks below 2**31 entries
+    for h in prange(nparts):
+        lo, hi = start + n * h // nparts, start + n * (h + 1) // nparts
+        fill = offsets[h].copy()
+        for i in range(lo, hi):
+            o = owner[i - start]
+            order[fill[o]] = i
+            fill[o] += 1
     for p in prange(nparts):
-        status[p] = _run_llc(chunk, start, stop, shift, prefetch, p, nparts, bshift, sampled, set_misses, max_line,
-                             geom, tags, meta, flags, sstate, gstate, clocks, stats, seen_writes, ways_token)
+        first = offsets[0, p]
+        last = offsets[nparts - 1, p] + counts[nparts - 1, p]
+        status[p] = _run_llc(chunk, first, last, shift, False, p, 1, 0, sampled, set_misses, max_line, geom, tags,
+                             meta, flags, sstate, gstate, clocks, stats, seen_writes, ways_token, order)
     return status.max()
 
 
@@ -521,6 +569,7 @@ from sim.sampling import parse_fraction, select_sets  # noqa: E402
 from sim.stats import LevelStats, SimResult  # noqa: E402
 
 _SEEDED = (_ids.RANDOM, _ids.BRRIP, _ids.DRRIP)
+_NO_ORDER = np.empty(0, dtype=np.int32)  # _run_llc walks the chunk itself
 
 
 def _aligned_full(n: int, value) -> np.ndarray:
@@ -687,9 +736,14 @@ class Simulator:
         self.fed += n - start
 
     def _run(self, arr: np.ndarray, start: int, stop: int) -> None:
-        while stop - start > RUN_PIECE:
-            self._run(arr, start, start + RUN_PIECE)
-            start += RUN_PIECE
+        piece = BUCKET_PIECE if self.partitions > 1 and self.set_partition is None else RUN_PIECE
+        while stop - start > piece:
+            self._run(arr, start, start + piece)
+            start += piece
+        if stop > 1 << 31:  # bucketed runs index the chunk with int32: pass a view
+            view = arr[start:stop]
+            self._run(view, 0, view.size)
+            return
         if stop <= start:
             return
         if int(self._clocks.max()) + STAMPS_PER_ACCESS * (stop - start) > STAMP_LIMIT:
@@ -710,7 +764,7 @@ class Simulator:
             if threaded:
                 bad = _llc_parallel(*args, nparts, bshift, *llc)
             else:
-                bad = _run_llc(*args, part, nparts, bshift, *llc)
+                bad = _run_llc(*args, part, nparts, bshift, *llc, _NO_ORDER)
         else:
             hier = (*common, self._nlev, self.inclusive)
             if threaded:
