@@ -10,6 +10,7 @@ objects, checks --max-memory up front, and hands the frame to ``memprof.report``
 
 from __future__ import annotations
 
+import json
 import os
 
 import click
@@ -24,12 +25,13 @@ from memprof.metadata import run_metadata
 from memprof.options import (long_run_options, make_trace, parse_max_memory, parse_model_params, parse_sizes,
                              runtime_errors)
 from memprof.progress import Progress
-from memprof.report.tables import FORMATS, emit
+from memprof.report.tables import FORMATS, emit, emit_analysis
 from sim.config import CacheConfig
 from sim.engine import Simulator, resolve_warmup
 from sim.sampling import parse_fraction
 from sim.policies import POLICIES
 from sim.sizes import SIZE_HELP
+from traces.fileio import atomic_write_text
 from traces.tracefile import DEFAULT_CHUNK_ENTRIES, iter_trace_file
 
 
@@ -196,12 +198,17 @@ def _parse_warmup(text: str) -> int | float:
 @timing_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@click.option("--all-columns", is_flag=True,
+              help="Table/Markdown: every column (CSV and JSON always carry every column).")
+@click.option("--metadata", "metadata_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the run's metadata (seed, versions, host, parameters) to this JSON file.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @long_run_options
 @runtime_errors
 def simulate(trace_path, llc, ways, policy, line_bytes, l1_size, l1_ways, l1_policy, l2_size, l2_ways, l2_policy,
-             inclusive, prefetch, warmup, sample_sets, threads, seed, fmt, output, models, params, progress,
-             timing_items, timing_file, checkpoint, checkpoint_every, resume, max_memory, **workload):
+             inclusive, prefetch, warmup, sample_sets, threads, seed, fmt, output, all_columns, metadata_path, models,
+             params, progress, timing_items, timing_file, checkpoint, checkpoint_every, resume, max_memory,
+             **workload):
     """Cycles, LLC misses and DRAM bandwidth of each representation versus full DLRM,
     or (with --trace) a memory-access trace replayed through [L1] [L2] LLC; one row per LLC size.
 
@@ -217,7 +224,10 @@ def simulate(trace_path, llc, ways, policy, line_bytes, l1_size, l1_ways, l1_pol
     policy_ = checkpoint_policy(checkpoint, checkpoint_every, resume)
     budget = parse_max_memory(max_memory)
     if trace_path is None:
-        _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_sets, threads, seed, fmt, output,
+        def write(frame, metadata):
+            emit_analysis(frame, fmt, output, metadata, all_columns=all_columns, metadata_path=metadata_path)
+
+        _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_sets, threads, seed, fmt, write,
                            models, params, progress, timing_items, timing_file, workload, policy_, budget)
         return
     if not os.path.exists(trace_path):
@@ -251,6 +261,11 @@ def simulate(trace_path, llc, ways, policy, line_bytes, l1_size, l1_ways, l1_pol
     except Interrupted as stop:
         finish_partial(stop, fmt, output)
     emit(frame, fmt, output)
+    if metadata_path is not None:
+        parameters = {"trace": os.path.abspath(trace_path), "llc_bytes": sizes, "ways": ways, "policy": policy,
+                      "line_bytes": line_bytes, "l1": l1_size, "l2": l2_size, "inclusive": inclusive,
+                      "prefetch": prefetch, "warmup": warmup, "sample_sets": sample_sets, "seed": seed}
+        atomic_write_text(metadata_path, json.dumps(run_metadata(**parameters), indent=2) + "\n")
 
 
 @click.command("policies")
@@ -270,9 +285,10 @@ COMMANDS: list = [simulate, policies]
 __all__ = ["COMMANDS", "simulate_trace_file", "policies_frame"]
 
 
-def _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_sets, threads, seed, fmt, output,
+def _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_sets, threads, seed, fmt, write,
                        models, params, progress, timing_items, timing_file, workload, checkpoint, budget):
-    """The headline: each representation's kernel trace on a workload, timed, as ratios versus dlrm."""
+    """The headline: each representation's kernel trace on a workload, timed, as ratios
+    versus dlrm; ``write(frame, metadata)`` emits the (possibly partial) table."""
     warm = 0.25 if warmup is None else _parse_warmup(warmup)
     if not isinstance(warm, float) and warm != 0:
         raise click.BadParameter("on a workload the warm-up is a fraction of the batches (e.g. 0.25)",
@@ -299,6 +315,6 @@ def _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_
     except Interrupted as stop:
         stop.metadata.update(seed=seed, alpha=kwargs["alpha"], pooling=kwargs["pooling"])
         stop.metadata = run_metadata(**stop.metadata)
-        finish_partial(stop, fmt, output)
+        finish_partial(stop, fmt, None, write)
     metadata.update(seed=seed, alpha=kwargs["alpha"], pooling=kwargs["pooling"])
-    emit(frame, fmt, output, metadata=run_metadata(**metadata))
+    write(frame, run_metadata(**metadata))

@@ -267,11 +267,15 @@ def simulated_line(done: int, total: int | None, unit: str = "accesses") -> str:
 # -- CLI ----------------------------------------------------------------------------------------
 
 
-def finish_partial(stop: Interrupted, fmt: str, output) -> None:
+def finish_partial(stop: Interrupted, fmt: str, output, emitter: Callable | None = None) -> None:
     """Write the partial frame (when it has rows) like a normal result, the summary line on
-    stderr, and exit with status 130."""
+    stderr, and exit with status 130. ``emitter(frame, metadata)`` writes the rows the way
+    the command writes complete ones (default: ``emit`` with the metadata)."""
     if stop.frame is not None and len(stop.frame):
-        emit(stop.frame, fmt, output, metadata=stop.metadata)
+        if emitter is None:
+            emit(stop.frame, fmt, output, metadata=stop.metadata)
+        else:
+            emitter(stop.frame, stop.metadata)
     click.echo(stop.message, err=True)
     raise click.exceptions.Exit(EXIT_INTERRUPTED)
 

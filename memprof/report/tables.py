@@ -99,3 +99,24 @@ def emit(frame: pd.DataFrame, fmt: str, output: str | os.PathLike | None = None,
         sys.stdout.write(text)
     else:
         atomic_write_text(output, text)
+
+
+# The columns of an analysis row a terminal shows by default: what the headline asks for
+# (size, compression, accesses, misses, DRAM traffic, cycles, bandwidth, the three ratios).
+ANALYSIS_COLUMNS = ("model", "llc_bytes", "model_bytes", "compression", "accesses", "llc_misses", "llc_miss_ratio",
+                    "llc_misses_stderr", "dram_read_bytes", "dram_write_bytes", "cycles", "dram_bw_gbps",
+                    "cycles_ratio", "llc_misses_ratio", "dram_bw_ratio", "partial")
+
+
+def emit_analysis(frame: pd.DataFrame, fmt: str, output=None, metadata: dict | None = None, *,
+                  all_columns: bool = False, metadata_path=None, keep: tuple[str, ...] = ()) -> None:
+    """Emit an analysis table: CSV and JSON carry every column (JSON as a plain list of
+    records, the schema scripts rely on), the table and Markdown views the headline
+    columns (plus ``keep``, e.g. swept parameters) unless ``all_columns``. The run's
+    metadata goes to ``metadata_path`` (JSON, atomically) when given."""
+    if fmt in ("table", "markdown") and not all_columns:
+        wanted = list(dict.fromkeys([*keep, *ANALYSIS_COLUMNS]))
+        frame = frame[[c for c in wanted if c in frame.columns]]
+    emit(frame, fmt, output)
+    if metadata_path is not None:
+        atomic_write_text(metadata_path, json.dumps(metadata or {}, indent=2, default=str) + "\n")

@@ -11,16 +11,18 @@ SIMULATE = ["simulate", "--llc", "1MB", "--batches", "3", "--batch-size", "64", 
             "--cpu", "host", "--format", "json", "--no-progress"]
 
 
-def _simulate(runner):
-    result = runner.invoke(main, SIMULATE)
+def _simulate(runner, tmp_path):
+    """Rows (JSON: a list of records) and the metadata written by --metadata."""
+    meta = tmp_path / "meta.json"
+    result = runner.invoke(main, [*SIMULATE, "--metadata", str(meta)])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return {"rows": json.loads(result.output), "metadata": json.loads(meta.read_text())}
 
 
 def test_simulate_on_host_uses_the_stored_calibration(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMPROF_CACHE_DIR", str(tmp_path / "cache"))
     runner = CliRunner()
-    before = _simulate(runner)
+    before = _simulate(runner, tmp_path)
     assert "no calibration" in before["metadata"]["compute_costs"].lower()
 
     result = runner.invoke(main, ["calibrate", "--models", "dlrm,memrec", "--repeat", "1", "--rounds", "1"])
@@ -29,7 +31,7 @@ def test_simulate_on_host_uses_the_stored_calibration(tmp_path, monkeypatch):
     per_lookup = {m: stored["models"][m]["cycles_per_lookup"] for m in ("dlrm", "memrec")}
     assert all(v > 0 for v in per_lookup.values())
 
-    after = _simulate(runner)
+    after = _simulate(runner, tmp_path)
     assert str(tmp_path / "cache" / "calibration.json") in after["metadata"]["compute_costs"]
     for row in after["rows"]:
         expected = per_lookup[row["model"]] * row["lookups"]
