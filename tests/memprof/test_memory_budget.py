@@ -118,3 +118,15 @@ def test_analysis_estimate_covers_a_batch_and_the_simulators():
         for batch in trace.batches():  # every batch's lookups stay under the estimate
             assert batch.num_lookups <= batch_lookups_estimate(trace)
             assert trace.representation.emit(batch).nbytes < parts["one batch (token ids and addresses)"]
+
+
+def test_threaded_runs_budget_the_owner_buckets():
+    from memprof.memory_budget import plan_trace_simulation
+    from sim.config import CacheConfig
+
+    configs = [CacheConfig("1MB", 16)]
+    one = plan_trace_simulation(configs, threads=1, preferred_entries=1 << 16)
+    two = plan_trace_simulation(configs, threads=2, preferred_entries=1 << 16)
+    extra = two.total_bytes - one.total_bytes
+    # a uint8 owner and an int32 position per access of the chunk (plus per-partition counters)
+    assert 5 * (1 << 16) <= extra < 5 * (1 << 16) + 4096
