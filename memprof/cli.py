@@ -10,9 +10,11 @@ from __future__ import annotations
 import click
 
 from memprof import __version__
-from memprof import commands_trace, commands_sim, commands_mrc, commands_hw, commands_analysis, commands_calibrate
+from memprof import (commands_analysis, commands_calibrate, commands_hw, commands_mrc, commands_scale, commands_sim,
+                     commands_trace)
 
-COMMAND_MODULES = (commands_trace, commands_sim, commands_mrc, commands_hw, commands_analysis, commands_calibrate)
+COMMAND_MODULES = (commands_trace, commands_sim, commands_mrc, commands_hw, commands_analysis, commands_calibrate,
+                   commands_scale)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

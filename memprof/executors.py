@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
@@ -81,31 +82,54 @@ def _import_distributed():
 
 def _stop_processes(pool: ProcessPoolExecutor) -> None:
     """Cancel pending jobs and stop the workers now (a running job is not waited for)."""
-    pool.shutdown(wait=False, cancel_futures=True)
     terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown drops them
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
     if terminate is not None:
         terminate()
-        return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    for process in processes:
         with contextlib.suppress(Exception):
             process.terminate()
+    if manager is not None:
+        manager.join(timeout=10)  # it notices the stopped workers, fails their jobs and exits
+
+
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C is handled by the parent, which stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT while starting child processes (in the main thread; elsewhere a no-op)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
 def open_executor(spec: ExecutorSpec | None = None, *, dask_workers: int | None = None,
-                  dask_processes: bool = True) -> Iterator[Executor]:
+                  dask_processes: bool = True, connect_timeout_s: float = 10.0) -> Iterator[Executor]:
     """Yield the executor ``spec`` asks for; shut it down (cancelling pending jobs) on exit.
 
     ``dask_workers`` overrides the local Dask cluster's worker count; ``dask_processes=False``
     runs its workers as threads (for quick experiments: the simulator's kernels hold the GIL
     only briefly, but trace generation does not). Missing Dask raises ``click.ClickException``
-    with the install line; an unreachable scheduler raises one naming the address.
+    with the install line; a scheduler unreachable within ``connect_timeout_s`` raises one
+    naming the address.
     """
     spec = spec or ExecutorSpec()
     if spec.dask or spec.scheduler:
-        yield from _dask_executor(spec, dask_workers, dask_processes)
+        yield from _dask_executor(spec, dask_workers, dask_processes, connect_timeout_s)
     elif spec.jobs > 1:
-        pool = ProcessPoolExecutor(max_workers=spec.jobs)
+        pool = ProcessPoolExecutor(max_workers=spec.jobs, initializer=_ignore_sigint)
         try:
             yield pool
         except BaseException:
@@ -116,25 +140,27 @@ def open_executor(spec: ExecutorSpec | None = None, *, dask_workers: int | None 
         yield InlineExecutor()
 
 
-def _dask_executor(spec: ExecutorSpec, dask_workers: int | None, dask_processes: bool) -> Iterator[Executor]:
+def _dask_executor(spec: ExecutorSpec, dask_workers: int | None, dask_processes: bool,
+                   connect_timeout_s: float) -> Iterator[Executor]:
     distributed = _import_distributed()
     cluster = None
     try:
         if spec.scheduler:
             try:
-                client = distributed.Client(spec.scheduler, timeout="10s", set_as_default=False)
+                client = distributed.Client(spec.scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
             except (OSError, TimeoutError) as exc:
                 raise click.ClickException(f"cannot reach the Dask scheduler at {spec.scheduler}: {exc}") from None
         else:
             workers = dask_workers or (spec.jobs if spec.jobs > 1 else os.cpu_count() or 1)
-            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=dask_processes,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
+            with _sigint_ignored():  # the workers inherit it: Ctrl-C reaches this process, which stops them
+                cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=dask_processes,
+                                                   dashboard_address=":0", silence_logs=logging.ERROR)
             client = distributed.Client(cluster, set_as_default=False)
     except BaseException:
         if cluster is not None:
             cluster.close()
         raise
-    executor = client.get_executor()
+    executor = client.get_executor(pure=False)  # fresh task keys: a resubmitted job never meets its cancelled twin
     try:
         yield executor
     except BaseException:

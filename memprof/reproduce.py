@@ -1,11 +1,19 @@
 """The Mem-Rec LLC-size table (seed deck, "Mem-Rec Hardware Bottleneck Analysis") next to memprof's.
 
 Published: DLRM / Mem-Rec ratios at 14, 28 and 56 MB LLC (d = d' = 75000, k = 1, k' = 4, l = 128).
+``reproduce_jobs`` makes the run one sweep job (serial: every LLC size in one pass over each
+trace) or one job per LLC size (parallel executors); ``gather_rows`` puts the rows back in
+the single pass's order, so both give the same frame.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
+
+from memprof.experiment import CacheSetup
+from memprof.sweep import SweepJob
 
 MIB = 1 << 20
 PUBLISHED = {  # llc_bytes -> (cycles, LLC misses, DRAM bandwidth) ratios, DLRM / Mem-Rec
@@ -60,3 +68,19 @@ def assumptions(metadata: dict) -> list[str]:
         "cycles and DRAM bandwidth are modelled (sim/timing.py), not measured; LLC misses are simulated exactly",
     ]
     return lines
+
+
+def reproduce_jobs(models: list[str], workload: dict, model_params: dict, setup: CacheSetup, cpu: str,
+                   timing: dict, split: bool, progress: bool = False) -> list[SweepJob]:
+    """The reproduction as sweep jobs: one (all LLC sizes in one pass), or one per LLC size
+    (``split``: independent jobs for parallel executors; each regenerates the traces)."""
+    setups = [replace(setup, llc_sizes=(size,)) for size in setup.llc_sizes] if split else [setup]
+    return [SweepJob((), tuple(models), dict(workload), model_params, s, cpu, timing, progress) for s in setups]
+
+
+def gather_rows(frame: pd.DataFrame, models: list[str], llc_sizes) -> pd.DataFrame:
+    """Rows in the order of a single pass: model by model, LLC sizes in the given order."""
+    model_rank = frame["model"].map({m: i for i, m in enumerate(models)})
+    size_rank = frame["llc_bytes"].map({s: i for i, s in enumerate(llc_sizes)})
+    order = sorted(range(len(frame)), key=lambda i: (model_rank.iloc[i], size_rank.iloc[i]))
+    return frame.iloc[order].reset_index(drop=True)

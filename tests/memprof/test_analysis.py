@@ -82,8 +82,7 @@ def test_sweep_cli_formats(fmt, tmp_path):
                       "--format", fmt, *SMALL_ARGS])
     assert result.exit_code == 0, result.output
     if fmt == "json":
-        payload = json.loads(result.output)
-        rows = payload["rows"]
+        rows = json.loads(result.output)  # a plain list of records
         assert {r["alpha"] for r in rows} == {0.5, 1.2} and {r["model"] for r in rows} == {"dlrm", "memrec"}
         for key in ("model", "llc_bytes", "ways", "policy", "model_bytes", "compression", "accesses", "llc_hits",
                     "llc_misses", "llc_miss_ratio", "dram_read_bytes", "dram_write_bytes", "cycles", "seconds",
@@ -112,9 +111,12 @@ def test_reproduce_writes_every_output(tmp_path):
     result = _invoke(["reproduce", "-o", str(tmp_path), "--param", "memrec.d=64", "--param", "memrec.d_weight=64",
                       *SMALL_ARGS])
     assert result.exit_code == 0, result.output
-    for name in ("results.csv", "results.md", "results.json", "comparison.csv", "comparison.md",
+    for name in ("results.csv", "results.md", "results.json", "metadata.json", "comparison.csv", "comparison.md",
                  "ratios.png", "miss_ratio.png", "ASSUMPTIONS.md"):
         assert (tmp_path / name).stat().st_size > 0
+    records = json.loads((tmp_path / "results.json").read_text())
+    assert {r["model"] for r in records} == {"dlrm", "memrec"} and len(records) == 6  # 2 models x 3 LLC sizes
+    assert json.loads((tmp_path / "metadata.json").read_text())["alpha"] == 1.05
     table = pd.read_csv(tmp_path / "comparison.csv")
     assert table["published"].tolist() == [2.6, 2.3, 1.1, 3.2, 6.3, 2.2, 3.4, 341.0, 98.0]
     assert np.allclose(table["relative_difference"], (table["memprof"] - table["published"]) / table["published"])
