@@ -5,7 +5,8 @@ Trace: the simulator issue's seeded Zipf trace (``sim.synthetic.zipf_row_trace``
 popularity scattered over the table, each lookup reading its row's 8 consecutive lines;
 80M line accesses by default (10M row lookups).
 The trace is generated chunk by chunk (never held whole); only the MRC update calls are
-timed. Prints accesses per second of each method, measured in the same run, and the SHARDS
+timed, in CPU time of this process (single-threaded code: equal to wall time on a quiet
+machine, and not inflated by other jobs on a shared one). Prints accesses per second of each method, measured in the same run, and the SHARDS
 error against the exact curve over 1-128 MB.
 
     python scripts/bench_mrc.py                  # 80M accesses (about 2 GB of RAM for exact)
@@ -28,7 +29,7 @@ MB = 1 << 20
 
 
 def timed_pass(accumulator, args) -> float:
-    """Feed the trace; return seconds spent inside update() only."""
+    """Feed the trace; return CPU seconds spent inside update() only."""
     spent = 0.0
     for chunk in zipf_row_trace(args.rows, row_bytes=512, line_bytes=64, alpha=args.alpha, accesses=args.accesses,
                                 seed=args.seed, chunk_entries=1 << 20):

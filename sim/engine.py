@@ -417,13 +417,16 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
 @njit(cache=True, inline="always")
 def _owns(line, part, nparts, bshift, inverse):
     """Partition ``part`` owns ``line`` when (line >> bshift) % nparts == part
-    (``inverse`` = 1.0 / nparts: no integer division per access).
+    (a mask for a power-of-two nparts, else a multiply by ``inverse`` = 1.0 / nparts: no
+    integer division per access).
 
     The engine picks nparts and 2**bshift so that 2**bshift * nparts divides every
     level's set count: then all lines of one set, at every level, share one owner.
     """
     if nparts == 1:
         return True
+    if nparts & (nparts - 1) == 0:
+        return ((line >> bshift) & (nparts - 1)) == part
     return _divmod(line >> bshift, nparts, inverse)[1] == part
 
 
@@ -461,7 +464,7 @@ def _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_lin
 
 @njit(cache=True, parallel=True)
 def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
-                  flags, sstate, gstate, clocks, stats, seen_writes, ways_token):
+                  flags, sstate, gstate, clocks, stats, seen_writes, ways_token, owner, order):
     """One thread per partition of an LLC-only cache; partitions own disjoint sets, so no
     two threads touch the same state word, and stats/clocks are per-partition slices.
 
@@ -469,7 +472,9 @@ def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, 
     nparts slices of the range, keeping trace order within each bucket), so each thread
     reads only its own accesses instead of scanning and skipping the whole chunk. The
     prefetcher's trigger (line) and target (line + 1) can have different owners, so with
-    it every thread scans the whole chunk.
+    it every thread scans the whole chunk. ``owner`` (uint8) and ``order`` (int32, chunk
+    indices) are the caller's buffers of at least stop - start entries, reused across calls
+    (fresh ones would cost page faults every call).
     """
     status = np.full(nparts, -1, dtype=np.int64)
     if prefetch or nparts > 255:
@@ -481,21 +486,25 @@ def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, 
     n = stop - start
     sh = np.uint64(shift)
     inverse = 1.0 / nparts
-    owner = np.empty(n, dtype=np.uint8)
     counts = np.zeros((nparts, nparts), dtype=np.int64)  # [slice, owner]
     for h in prange(nparts):
         lo, hi = start + n * h // nparts, start + n * (h + 1) // nparts
+        local = np.zeros(nparts, dtype=np.int64)  # not counts[h]: the threads' rows share a host line
         for i in range(lo, hi):
-            o = _divmod(np.int64((chunk[i] & ADDR_MASK) >> sh) >> bshift, nparts, inverse)[1]
+            block = np.int64((chunk[i] & ADDR_MASK) >> sh) >> bshift
+            if nparts & (nparts - 1) == 0:
+                o = block & (nparts - 1)
+            else:
+                o = _divmod(block, nparts, inverse)[1]
             owner[i - start] = o
-            counts[h, o] += 1
+            local[o] += 1
+        counts[h] = local
     offsets = np.zeros((nparts, nparts), dtype=np.int64)  # bucket (slice h, owner p) starts here
     total = 0
     for p in range(nparts):
         for h in range(nparts):
             offsets[h, p] = total
             total += counts[h, p]
-    order = np.empty(n, dtype=np.int32)  # chunk indices: the caller keeps chunks below 2**31 entries
     for h in prange(nparts):
         lo, hi = start + n * h // nparts, start + n * (h + 1) // nparts
         fill = offsets[h].copy()
@@ -663,7 +672,7 @@ class Simulator:
             nparts = self.set_partition[1]
         else:
             nparts = max(d for d in range(1, threads + 1) if group % d == 0) if parallel_ok else 1
-        block = 64  # lines per ownership block: keeps a row's consecutive lines on one thread
+        block = 8  # lines per ownership block: keeps a row's consecutive lines on one thread
         while group % (block * nparts):
             block //= 2
         self.partitions = nparts
@@ -705,6 +714,8 @@ class Simulator:
         self._gstate = np.full(nlev, drrip.PSEL_INIT, dtype=np.int64)
         self._clocks = np.zeros((nparts, nlev), dtype=np.int64)
         self._seen_writes = np.zeros(nparts, dtype=np.uint8)  # LLC-only: a partition's flags may be non-zero
+        # threaded LLC-only runs: owner buckets, grown on first use (scratch, not state: never checkpointed)
+        self._scratch = {"owner": np.zeros(0, dtype=np.uint8), "order": np.zeros(0, dtype=np.int32)}
         self._ways_token = (0,) * config.ways if nlev == 1 and config.ways in UNROLLED_WAYS else ()
         self._stats = np.zeros((nparts, nlev, NSTAT), dtype=np.int64)
         if self.set_partition is not None:  # count only this partition's sets
@@ -762,7 +773,11 @@ class Simulator:
         if self._nlev == 1:
             llc = (self._sampled, self._set_misses, *common, self._seen_writes, self._ways_token)
             if threaded:
-                bad = _llc_parallel(*args, nparts, bshift, *llc)
+                scratch = self._scratch
+                if scratch["order"].size < stop - start:
+                    scratch["owner"] = np.zeros(stop - start, dtype=np.uint8)
+                    scratch["order"] = np.zeros(stop - start, dtype=np.int32)  # chunk indices (below 2**31)
+                bad = _llc_parallel(*args, nparts, bshift, *llc, scratch["owner"], scratch["order"])
             else:
                 bad = _run_llc(*args, part, nparts, bshift, *llc, _NO_ORDER)
         else:
