@@ -25,14 +25,6 @@ SMALL = dict(workload="5000,300,70,20000", dim=16, batch_size=64, batches=6, see
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """One LocalCluster for the module: 2 real worker processes."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=40) as local, distributed.Client(local, set_as_default=False) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def trace_file(tmp_path_factory):
     trace = np.concatenate(list(zipf_row_trace(6_000, accesses=80_000, alpha=0.9, seed=7)))
     trace[np.random.default_rng(7).random(trace.size) < 0.25] |= np.uint64(1 << 63)

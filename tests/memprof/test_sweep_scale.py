@@ -23,14 +23,6 @@ SMALL = ["--workload", "5000,300,70,20000", "--dim", "16", "--batch-size", "32",
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """One LocalCluster for the module: 2 real worker processes."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=40) as local, distributed.Client(local, set_as_default=False) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def trace_file(tmp_path_factory):
     trace = np.concatenate(list(zipf_row_trace(4_000, accesses=60_000, alpha=0.9, seed=5)))
     trace[np.random.default_rng(5).random(trace.size) < 0.2] |= np.uint64(1 << 63)
