@@ -489,6 +489,15 @@ def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, 
     counts = np.zeros((nparts, nparts), dtype=np.int64)  # [slice, owner]
     for h in prange(nparts):
         lo, hi = start + n * h // nparts, start + n * (h + 1) // nparts
+        if nparts == 2:  # the counts in a register: no store-to-load chain through memory
+            ones = 0
+            for i in range(lo, hi):
+                o = (np.int64((chunk[i] & ADDR_MASK) >> sh) >> bshift) & 1
+                owner[i - start] = o
+                ones += o
+            counts[h, 0] = hi - lo - ones
+            counts[h, 1] = ones
+            continue
         local = np.zeros(nparts, dtype=np.int64)  # not counts[h]: the threads' rows share a host line
         for i in range(lo, hi):
             block = np.int64((chunk[i] & ADDR_MASK) >> sh) >> bshift
@@ -507,6 +516,14 @@ def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, 
             total += counts[h, p]
     for h in prange(nparts):
         lo, hi = start + n * h // nparts, start + n * (h + 1) // nparts
+        if nparts == 2:  # both write positions in registers, branch-free
+            f0, f1 = offsets[h, 0], offsets[h, 1]
+            for i in range(lo, hi):
+                o = np.int64(owner[i - start])
+                order[f0 + o * (f1 - f0)] = i
+                f0 += 1 - o
+                f1 += o
+            continue
         fill = offsets[h].copy()
         for i in range(lo, hi):
             o = owner[i - start]

@@ -146,6 +146,21 @@ def test_threads_give_identical_counts(policy, prefetch):
     assert (parallel.dram_read_bytes, parallel.dram_write_bytes) == (serial.dram_read_bytes, serial.dram_write_bytes)
 
 
+@pytest.mark.parametrize("threads,sets", [(3, 96 * 8), (4, 128 * 8), (6, 96 * 8)])
+def test_more_threads_than_two_give_identical_counts(threads, sets):
+    """Partition counts other than 2 take the general bucketing path (a mask for 4, a
+    reciprocal for 3 and 6), with writes, sampling and several chunks."""
+    addrs = lines_to_addrs(_zipf_lines(40000, 6), writes=np.arange(40000) % 5 == 0)
+    cfg = CacheConfig(sets * 8 * LINE, 8, seed=4)
+    chunks = [addrs[i:i + 7001] for i in range(0, addrs.size, 7001)]
+    for sample in (None, "1/4"):
+        serial = simulate(chunks, cfg, sample_sets=sample, warmup=5000)
+        parallel = simulate(chunks, cfg, sample_sets=sample, warmup=5000, threads=threads)
+        assert parallel.threads == threads
+        assert parallel.levels == serial.levels
+        assert parallel.set_miss_sumsq == serial.set_miss_sumsq
+
+
 def test_threads_with_private_levels_identical():
     addrs = lines_to_addrs(_zipf_lines(30000, 5), writes=np.arange(30000) % 4 == 0)
     kw = dict(l1=CacheConfig(8 * 8 * LINE, 8), l2=CacheConfig(8 * 32 * LINE, 8), inclusive=True)
