@@ -18,7 +18,7 @@ from memprof.analysis_cli import output_options
 from memprof.executors import executor_options, open_executor, spec_from_options
 from memprof.longrun import EXIT_INTERRUPTED
 from memprof.metadata import run_metadata
-from memprof.options import parse_model_params, runtime_errors, size_option, workload_options
+from memprof.options import parse_model_params, parse_warmup, runtime_errors, size_option, workload_options
 from memprof.partitioned import FileSource, ModelSource, partition_jobs, result_row, simulate_partitioned
 from memprof.report.tables import emit
 from memprof.sweep import count_accesses
@@ -61,16 +61,7 @@ def _source(trace_path, model, params, kwargs):
 
 def _warmup(text: str, source) -> int:
     """An access count, or a fraction of the trace (the trace is then counted once, here)."""
-    try:
-        value: int | float = int(text)
-    except ValueError:
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if not 0.0 <= value < 1.0:
-            raise click.BadParameter(f"{text!r}: expected an access count or a fraction in [0, 1) such as 0.1",
-                                     param_hint="--warmup") from None
+    value = parse_warmup(text)
     if isinstance(value, float) and value > 0:
         total = count_accesses(source.path) if isinstance(source, FileSource) else \
             sum(int(c.shape[0]) for c in source.chunks())

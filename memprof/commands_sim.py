@@ -23,7 +23,7 @@ from memprof.longrun import (CheckpointPolicy, Interrupted, LongRun, checkpoint_
 from memprof.memory_budget import MemoryBudgetError, plan_trace_simulation
 from memprof.metadata import run_metadata
 from memprof.options import (long_run_options, make_trace, parse_max_memory, parse_model_params, parse_sizes,
-                             runtime_errors)
+                             parse_warmup, runtime_errors)
 from memprof.progress import Progress
 from memprof.report.tables import FORMATS, emit, emit_analysis
 from sim.config import CacheConfig
@@ -142,21 +142,6 @@ def _level(size: str | None, ways: int, line_bytes: int, policy: str, seed: int,
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 
-def _parse_warmup(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value < 1.0:
-        raise click.BadParameter(f"{text!r}: expected a fraction in [0, 1) such as 0.1, or an access count",
-                                 param_hint="--warmup")
-    return value
-
-
 @click.command("simulate")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False),
               help="Trace file: memprof .trace, raw .npy of uint64 byte addresses, or DineroIV din text.")
@@ -241,7 +226,7 @@ def simulate(trace_path, llc, ways, policy, line_bytes, l1_size, l1_ways, l1_pol
             raise click.BadParameter(str(exc), param_hint="--llc/--ways/--line") from None
     l1 = _level(l1_size, l1_ways, line_bytes, l1_policy, seed, "--l1")
     l2 = _level(l2_size, l2_ways, line_bytes, l2_policy, seed, "--l2")
-    warm = _parse_warmup(warmup or "0")
+    warm = parse_warmup(warmup or "0")
     if sample_sets is not None:
         try:
             parse_fraction(sample_sets)
@@ -289,7 +274,7 @@ def _simulate_workload(llc, ways, policy, line_bytes, inclusive, warmup, sample_
                        models, params, progress, timing_items, timing_file, workload, checkpoint, budget):
     """The headline: each representation's kernel trace on a workload, timed, as ratios
     versus dlrm; ``write(frame, metadata)`` emits the (possibly partial) table."""
-    warm = 0.25 if warmup is None else _parse_warmup(warmup)
+    warm = 0.25 if warmup is None else parse_warmup(warmup)
     if not isinstance(warm, float) and warm != 0:
         raise click.BadParameter("on a workload the warm-up is a fraction of the batches (e.g. 0.25)",
                                  param_hint="--warmup")

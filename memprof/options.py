@@ -185,3 +185,19 @@ def parse_max_memory(text: str | None) -> int | None:
         return parse_size(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-memory") from None
+
+
+def parse_warmup(text: str) -> int | float:
+    """--warmup: an access count ("100000") or a fraction in [0, 1) ("0.1"); click error otherwise."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise click.BadParameter(f"{text!r}: expected a fraction in [0, 1) such as 0.1, or an access count",
+                                 param_hint="--warmup")
+    return value
