@@ -1,10 +1,12 @@
-"""LLVM intrinsics for the Numba kernels: popcount, count-trailing-zeros, host prefetch.
+"""LLVM intrinsics for the Numba kernels: popcount, count-trailing-zeros, host prefetch,
+borrowed arrays and unsigned indices.
 
 Shared by the simulator (``sim.engine``) and the stack-distance code (``sim.mrc``).
 """
 
+import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -73,3 +75,14 @@ def borrowed(typingctx, arr):
         return dst._getvalue()
 
     return sig, codegen
+
+
+@njit(cache=True, inline="always")
+def ix(i):
+    """``i`` (known to be >= 0) as an unsigned array index.
+
+    Numba wraps negative signed indices around (``a[-1]``): a sign test, an add of the
+    array's length and that length kept live, per access. Unsigned indices skip it; in a
+    hot loop with many arrays this also frees the registers the lengths were spilled from.
+    """
+    return np.uint64(i)

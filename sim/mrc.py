@@ -7,15 +7,19 @@ access to the same line) is below C. One pass that histograms stack distances th
 gives the exact fully-associative LRU miss count at every size from one line to the footprint.
 
 How (per access, O(log reuse-time) and memory proportional to distinct lines):
-- a growing open-addressing hash table (numba arrays, linear probing) maps line -> time of
-  its last access; the slot of a line is ``fib_hash(line >> 3) * 8 + (line & 7)`` so the 8
-  lines of a 512 B block share one 64 B cache line of keys;
+- a growing open-addressing hash table (numba arrays, linear probing, load factor up to
+  3/4: growing it is mostly first touches of fresh memory, so fewer bytes beat shorter
+  probes) maps line -> time of its last access; the slot of a line is
+  ``fib_hash(line >> 3) * 8 + (line & 7)`` so the 8 lines of a 512 B block share one 64 B
+  cache line of keys;
 - the last access of each live line is a set bit on a time axis (a bitmap), with a Fenwick
   tree over the popcounts of its complete 64-bit words; the stack distance of a reuse of
   time p is ``live lines - marks at times <= p``: one prefix walk plus one popcount. The
   bitmap and word tree are 1/32 and 1/16 of a per-time int32 tree, so they stay in cache;
 - when the time axis fills, it is compacted: live marks are renumbered 0..live-1 in order
-  and the tree is rebuilt in O(live). The axis is kept between 4x and 8x the live lines, so
+  and the tree is rebuilt. With one set the new time of each line is its rank on the
+  bitmap, found by one sequential walk of the hash table (no time -> slot map to keep);
+  per-set axes keep that map and compact one segment in O(its live lines). The axis is kept between 4x and 8x the live lines, so
   state stays sized by distinct lines, not by trace length;
 - a chunk is processed in one numba call that prefetches the hash slot and bitmap word of
   accesses a few steps ahead and fills the histogram in a separate loop (independent
@@ -44,6 +48,7 @@ from numba import njit
 from sim.access import ADDR_MASK
 from sim.intrinsics import borrowed
 from sim.intrinsics import ctz as _ctz
+from sim.intrinsics import ix
 from sim.intrinsics import popcount as _popcount
 from sim.intrinsics import prefetch as _prefetch
 from sim.sizes import format_size
@@ -73,12 +78,18 @@ def _home(line, bits):
 
 
 @njit(cache=True, inline="always")
+def _table_limit(bits):
+    """Lines a table of 2**bits slots holds before it grows (load factor 3/4)."""
+    return ((np.int64(1) << bits) >> 2) * 3
+
+
+@njit(cache=True, inline="always")
 def _find(keys, line, bits):
     """Slot holding ``line``, or -(empty slot + 1) where it would go."""
     mask = (np.int64(1) << bits) - 1
     h = _home(line, bits)
     while True:
-        k = keys[h]
+        k = keys[ix(h)]
         if k == line:
             return h
         if k == EMPTY_KEY:
@@ -143,11 +154,11 @@ def _count_after(bits, fen, b, p, tau, live):
     """
     wp = p >> 6
     if wp == tau >> 6:
-        return np.int64(_popcount((bits[b + wp] >> np.uint64(p & 63)) >> _ONE))
-    upto = np.int64(_popcount(bits[b + wp] & (_ALL >> np.uint64(63 - (p & 63)))))
+        return np.int64(_popcount((bits[ix(b + wp)] >> np.uint64(p & 63)) >> _ONE))
+    upto = np.int64(_popcount(bits[ix(b + wp)] & (_ALL >> np.uint64(63 - (p & 63)))))
     i = wp
     while i > 0:
-        upto += fen[b + i - 1]
+        upto += fen[ix(b + i - 1)]
         i &= i - 1
     return live - upto
 
@@ -158,7 +169,7 @@ def _fen_sub(fen, b, w, tau, amount):
     wt = tau >> 6
     k = w + 1
     while k <= wt:
-        fen[b + k - 1] -= amount
+        fen[ix(b + k - 1)] -= amount
         k += k & -k
 
 
@@ -166,7 +177,7 @@ def _fen_sub(fen, b, w, tau, amount):
 def _remove_mark(bits, fen, b, p, tau):
     """Clear the mark at time p (and in the built Fenwick nodes, those of complete words)."""
     wp = p >> 6
-    bits[b + wp] &= ~(_ONE << np.uint64(p & 63))
+    bits[ix(b + wp)] &= ~(_ONE << np.uint64(p & 63))
     _fen_sub(fen, b, wp, tau, 1)
 
 
@@ -175,17 +186,18 @@ def _append_mark(bits, fen, slot, b, tau, h):
     """Mark time tau; when that completes a word, build its Fenwick node (amortised O(1))."""
     w = tau >> 6
     r = tau & 63
-    bits[b + w] |= _ONE << np.uint64(r)
-    slot[(b << 6) + tau] = h
+    bits[ix(b + w)] |= _ONE << np.uint64(r)
+    if slot.size:  # empty: the single-segment pass keeps no time -> slot map
+        slot[ix((b << 6) + tau)] = h
     if r == 63:
         n = w + 1
-        v = np.int64(_popcount(bits[b + w]))
+        v = np.int64(_popcount(bits[ix(b + w)]))
         low = n & -n
         k = 1
         while k < low:
-            v += fen[b + n - k - 1]
+            v += fen[ix(b + n - k - 1)]
             k <<= 1
-        fen[b + w] = v
+        fen[ix(b + w)] = v
 
 
 @njit(cache=True)
@@ -241,6 +253,42 @@ def _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, po
 
 
 @njit(cache=True)
+def _compact_by_table(keys, vals, bits, fen, seg_base, seg_cap, seg_time, seg_live, pool_words, slack):
+    """``_compact`` for the single-segment axis without a time -> slot map: renumber every
+    live line's time to its rank among the marks, walking the hash table in slot order.
+
+    The rank of time t is (marks in words before t's word) + (marks below t in its word);
+    the per-word prefix counts are built in ``fen`` (rebuilt afterwards anyway). The table
+    walk reads and writes ``vals`` sequentially, and the bitmap and counts it looks up are
+    1/8 and 1/16 byte per time unit, so they stay in cache. Returns as ``_compact``."""
+    _, new_cap, new_pool = _compact_plan(0, seg_base, seg_cap, seg_live, pool_words, slack)
+    if new_pool > bits.size:
+        return -1
+    words = (seg_time[0] + 63) >> 6
+    marks = 0
+    for w in range(words):
+        fen[w] = marks
+        marks += np.int64(_popcount(bits[w]))
+    for h in range(keys.size):
+        if keys[h] != EMPTY_KEY:
+            t = np.int64(vals[h])
+            w = t >> 6
+            vals[h] = fen[w] + np.int64(_popcount(bits[w] & ((_ONE << np.uint64(t & 63)) - _ONE)))
+    full = marks >> 6
+    for w in range(full):
+        bits[w] = _ALL
+        n = w + 1
+        fen[w] = 64 * (n & -n)
+    for w in range(full, new_cap >> 6):
+        bits[w] = 0
+    if marks & 63:
+        bits[full] = (_ONE << np.uint64(marks & 63)) - _ONE
+    seg_cap[0] = new_cap
+    seg_time[0] = marks
+    return new_pool
+
+
+@njit(cache=True)
 def _relink_slots(keys, vals, slot, nsets, seg_base):
     """After a rehash: point every live time back at its line's new hash slot."""
     S = np.uint64(nsets)
@@ -275,7 +323,7 @@ def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_siz
     cold = meta[3]
     # stop before the table passes half full, or before a distance (< distinct lines) could
     # fall outside the histogram
-    limit = min((np.int64(1) << hbits) >> 1, hist_size - 1)
+    limit = min(_table_limit(hbits), hist_size - 1)
     S = np.uint64(nsets)
     ushift = np.uint64(shift)
     i = start
@@ -286,33 +334,39 @@ def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_siz
     prev_d = np.int64(-1)
     pending = 0  # Fenwick decrements owed to word pending_word (fully associative only)
     pending_word = np.int64(0)
+    keys_ahead = _ALL  # the lines last prefetched at each distance
+    mark_ahead = _ALL
     while i < n:
         if i + _AHEAD_KEYS < n:
-            ahead = (chunk[i + _AHEAD_KEYS] & _ADDR_MASK) >> ushift
-            slot_ahead = _home(ahead, hbits)
-            _prefetch(keys, slot_ahead)
-            _prefetch(vals, slot_ahead)
+            ahead = (chunk[ix(i + _AHEAD_KEYS)] & _ADDR_MASK) >> ushift
+            if (ahead ^ keys_ahead) >> _THREE:  # a new 8-line group: another host line of keys
+                slot_ahead = _home(ahead, hbits)
+                _prefetch(keys, slot_ahead)
+                _prefetch(vals, slot_ahead)
+            keys_ahead = ahead
         if i + _AHEAD_MARK < n:
-            ahead = (chunk[i + _AHEAD_MARK] & _ADDR_MASK) >> ushift
-            s_ahead = 0 if nsets == 1 else np.int64(ahead % S)
-            base_ahead = seg_base[s_ahead]
-            word_ahead = min(base_ahead + (np.int64(vals[_home(ahead, hbits)]) >> 6), last_word)
-            _prefetch(bits, word_ahead)
-            if nsets != 1 or ahead != ((chunk[i + _AHEAD_MARK - 1] & _ADDR_MASK) >> ushift) + _ONE:
-                # not the next line of a run: it will walk the Fenwick prefix path
+            ahead = (chunk[ix(i + _AHEAD_MARK)] & _ADDR_MASK) >> ushift
+            if nsets != 1 or ahead != mark_ahead + _ONE:
+                # not the next line of a run (whose previous mark sits next to its
+                # predecessor's): prefetch its bitmap word and Fenwick prefix path
+                s_ahead = 0 if nsets == 1 else np.int64(ahead % S)
+                base_ahead = seg_base[ix(s_ahead)]
+                word_ahead = min(base_ahead + (np.int64(vals[ix(_home(ahead, hbits))]) >> 6), last_word)
+                _prefetch(bits, word_ahead)
                 node = word_ahead - base_ahead
                 while node > 0:
                     _prefetch(fen, base_ahead + node - 1)
                     node &= node - 1
-        line = (chunk[i] & _ADDR_MASK) >> ushift
+            mark_ahead = ahead
+        line = (chunk[ix(i)] & _ADDR_MASK) >> ushift
         s = 0 if nsets == 1 else np.int64(line % S)
-        tau = seg_time[s]
-        if count >= limit or tau == seg_cap[s]:
+        tau = seg_time[ix(s)]
+        if count >= limit or tau == seg_cap[ix(s)]:
             break
-        b = seg_base[s]
+        b = seg_base[ix(s)]
         h = _find(keys, line, hbits)
         if h >= 0:
-            p = np.int64(vals[h])
+            p = np.int64(vals[ix(h)])
             if nsets == 1 and line == prev_line + _ONE and p == prev_p + 1 and prev_d >= 0:
                 # the line after the previous access's line, last touched right after it:
                 # same stack distance (the lines between them are the same, shifted by one)
@@ -321,14 +375,14 @@ def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_siz
                 if pending:
                     _fen_sub(fen, b, pending_word, tau, pending)
                     pending = 0
-                d = _count_after(bits, fen, b, p, tau, seg_live[s])
-            dist[i] = d
+                d = _count_after(bits, fen, b, p, tau, seg_live[ix(s)])
+            dist[ix(i)] = d
             if nsets == 1:
                 # clear the mark; its Fenwick decrement waits while marks leave the same
                 # word (no prefix query happens in between: only runs skip the query),
                 # and is paid before any query and before a new node is built
                 wp = p >> 6
-                bits[b + wp] &= ~(_ONE << np.uint64(p & 63))
+                bits[ix(b + wp)] &= ~(_ONE << np.uint64(p & 63))
                 if pending and wp != pending_word:
                     _fen_sub(fen, b, pending_word, tau, pending)
                     pending = 0
@@ -339,20 +393,20 @@ def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_siz
             prev_p = p
             prev_d = d
         else:
-            dist[i] = -1
+            dist[ix(i)] = -1
             h = -h - 1
-            keys[h] = line
+            keys[ix(h)] = line
             count += 1
             cold += 1
-            seg_live[s] += 1
+            seg_live[ix(s)] += 1
             prev_d = -1
         prev_line = line
         if pending and (tau & 63) == 63:  # a Fenwick node is built from its children next
             _fen_sub(fen, b, pending_word, tau, pending)
             pending = 0
         _append_mark(bits, fen, slot, b, tau, h)
-        vals[h] = tau
-        seg_time[s] = tau + 1
+        vals[ix(h)] = tau
+        seg_time[ix(s)] = tau + 1
         i += 1
     if pending:
         _fen_sub(fen, seg_base[0], pending_word, seg_time[0], pending)
@@ -394,14 +448,19 @@ def _kernel(chunk, start, shift, nsets, keys, vals, bits, fen, slot, hist, dist,
         i = stop
         if i >= chunk.size:
             return i, EVENT_DONE
-        if meta[0] >= ((np.int64(1) << meta[1]) >> 1):
+        if meta[0] >= _table_limit(meta[1]):
             return i, EVENT_GROW_TABLE
         if meta[0] >= hist.size - 1:
             return i, EVENT_GROW_HIST
         line = (chunk[i] & _ADDR_MASK) >> np.uint64(shift)
         s = 0 if nsets == 1 else np.int64(line % S)
         if seg_time[s] == seg_cap[s]:
-            pool = _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, meta[2], _AXIS_SLACK)
+            if slot.size:
+                pool = _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, meta[2],
+                                _AXIS_SLACK)
+            else:
+                pool = _compact_by_table(keys, vals, bits, fen, seg_base, seg_cap, seg_time, seg_live, meta[2],
+                                         _AXIS_SLACK)
             if pool < 0:
                 return i, EVENT_GROW_POOL
             meta[2] = pool
@@ -593,7 +652,8 @@ class StackDistances:
         self._seg_live = np.zeros(self.sets, np.int64)
         self._bits = np.zeros(words, np.uint64)
         self._fen = np.zeros(words, np.int32)
-        self._slot = np.zeros(words << 6, np.int32)
+        # time -> hash slot map, for per-set compaction; one segment compacts by a table walk
+        self._slot = np.zeros(words << 6 if self.sets > 1 else 0, np.int32)
         self._hist = np.zeros(1024, np.int64)
         self._dist = np.empty(0, np.int32)  # scratch: distances of one chunk
         self._meta = np.array([0, bits, words, 0], np.int64)
@@ -628,7 +688,8 @@ class StackDistances:
         keys = np.full(1 << bits, EMPTY_KEY, np.uint64)
         vals = np.zeros(1 << bits, np.int32)
         _rehash_into(self._keys, self._vals, keys, vals, bits)
-        _relink_slots(keys, vals, self._slot, self.sets, self._seg_base)
+        if self._slot.size:
+            _relink_slots(keys, vals, self._slot, self.sets, self._seg_base)
         self._keys, self._vals = keys, vals
         self._meta[1] = bits
 
@@ -643,7 +704,7 @@ class StackDistances:
         bits[:used] = self._bits[:used]
         fen = np.zeros(words, np.int32)
         fen[:used] = self._fen[:used]
-        slot = np.empty(words << 6, np.int32)
+        slot = np.empty(words << 6 if self._slot.size else 0, np.int32)
         slot[: used << 6] = self._slot[: used << 6]
         self._bits, self._fen, self._slot = bits, fen, slot
 
