@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sim.intrinsics import borrowed, prefetch as _host_prefetch
+from sim.intrinsics import borrowed, ix, prefetch as _host_prefetch
 from sim.policies import _ids, brrip, drrip, fifo, lru, plru, rand, srrip
 
 TAG32_LIMIT = 0xFFFFFFFF  # largest stored tag in a uint32 tags array
@@ -144,7 +144,7 @@ def _divmod(line, divisor, inverse):
 @njit(cache=True, inline="always")
 def _find(tags, base, ways, tag):
     for w in range(ways):
-        if np.int64(tags[base + w]) == tag:
+        if np.int64(tags[ix(base + w)]) == tag:
             return w
     return -1
 
@@ -312,16 +312,16 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
     status = -1
     bucketed = order.size > 0
     for j in range(start, stop):
-        i = np.int64(order[j]) if bucketed else j
+        i = np.int64(order[ix(j)]) if bucketed else j
         ahead = j + PREFETCH_DISTANCE
         if ahead < stop:
-            future = np.int64((chunk[np.int64(order[ahead]) if bucketed else ahead] & ADDR_MASK) >> sh)
+            future = np.int64((chunk[ix(order[ix(ahead)]) if bucketed else ix(ahead)] & ADDR_MASK) >> sh)
             if _owns(future, part, nparts, bshift, part_inverse):
                 fbase = _divmod(future, num_sets, inverse)[1] * ways
                 _host_prefetch(tags, fbase)
                 _host_prefetch(meta, fbase)
                 _host_prefetch(meta, fbase + ways - 1)
-        a = chunk[i]
+        a = chunk[ix(i)]
         line = np.int64((a & ADDR_MASK) >> sh)
         if line > max_line:
             status = i
@@ -358,41 +358,46 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
             clock += 1
             pos = base + way
             if pid == _ids.LRU:
-                meta[pos] = clock
+                meta[ix(pos)] = clock
             elif pid != _ids.FIFO and pid != _ids.RANDOM:
                 _policy_hit(pid, meta, base, ways, way, sstate, set_idx, clock)
             if prefetch or is_write:  # skip the flags line on plain read hits
-                f = flags[pos]
+                f = flags[ix(pos)]
                 if f & F_PREFETCHED:
                     pf_hits += 1
                     f &= F_CLEAR_PF
                 if is_write:
                     f |= F_DIRTY
-                flags[pos] = f
+                flags[ix(pos)] = f
         else:
             if pid == _ids.DRRIP:
                 drrip.record_miss(gstate, 0, drrip.set_role(set_idx, num_sets))
             dram_rd += 1
             if sampling:
                 set_misses[set_idx] += 1
-            way = _find(tags, base, ways, 0)
-            if way < 0:
-                way = _policy_victim(pid, meta, base, ways, sstate, set_idx)
+            if pid == _ids.LRU or pid == _ids.FIFO:
+                # an empty way's stamp is 0 and a valid way's >= 1: the oldest stamp is the
+                # first empty way, as _find(tags, base, ways, 0) would give, else the victim
+                way = lru.victim(meta, base, ways, sstate, set_idx)
+            else:
+                way = _find(tags, base, ways, 0)
+                if way < 0:
+                    way = _policy_victim(pid, meta, base, ways, sstate, set_idx)
             pos = base + way
-            if tags[pos] != 0:
+            if tags[ix(pos)] != 0:
                 evictions += 1
                 if flagged:
-                    f = flags[pos]
+                    f = flags[ix(pos)]
                     if f & F_DIRTY:
                         writebacks += 1
                     if f & F_PREFETCHED:
                         useless += 1
-            tags[pos] = tag
+            tags[ix(pos)] = tag
             if flagged:
-                flags[pos] = F_DIRTY if is_write else F_NONE
+                flags[ix(pos)] = F_DIRTY if is_write else F_NONE
             clock += 1
             if pid == _ids.LRU:
-                meta[pos] = clock
+                meta[ix(pos)] = clock
             else:
                 clocks[part, 0] = clock
                 _policy_fill(pid, meta, base, ways, way, sstate, set_idx, clock, gstate, 0, set_idx, num_sets)
@@ -492,8 +497,8 @@ def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, 
         if nparts == 2:  # the counts in a register: no store-to-load chain through memory
             ones = 0
             for i in range(lo, hi):
-                o = (np.int64((chunk[i] & ADDR_MASK) >> sh) >> bshift) & 1
-                owner[i - start] = o
+                o = (np.int64((chunk[ix(i)] & ADDR_MASK) >> sh) >> bshift) & 1
+                owner[ix(i - start)] = o
                 ones += o
             counts[h, 0] = hi - lo - ones
             counts[h, 1] = ones
@@ -519,8 +524,8 @@ def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, 
         if nparts == 2:  # both write positions in registers, branch-free
             f0, f1 = offsets[h, 0], offsets[h, 1]
             for i in range(lo, hi):
-                o = np.int64(owner[i - start])
-                order[f0 + o * (f1 - f0)] = i
+                o = np.int64(owner[ix(i - start)])
+                order[ix(f0 + o * (f1 - f0))] = i
                 f0 += 1 - o
                 f1 += o
             continue
@@ -573,6 +578,8 @@ def _renumber_stamps(geom, tags, meta, clocks):
                     order[j + 1] = order[j]
                     j -= 1
                 order[j + 1] = w
+            for w in range(ways):  # empty ways keep stamp 0, below every valid one
+                meta[base + w] = 0
             for r in range(n):
                 meta[base + order[r]] = r + 1
         for p in range(clocks.shape[0]):

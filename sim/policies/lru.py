@@ -3,6 +3,8 @@ oldest stamp in the set."""
 
 from numba import njit
 
+from sim.intrinsics import ix
+
 NAME = "lru"
 DESCRIPTION = "least recently used (true LRU, per-way access stamps)"
 
@@ -15,10 +17,10 @@ def check_ways(ways: int) -> None:
 def victim(meta, base, ways, sstate, sidx):
     """Way with the smallest stamp (all ways valid)."""
     best = 0
-    oldest = meta[base]
+    oldest = meta[ix(base)]
     for w in range(1, ways):
-        if meta[base + w] < oldest:
-            oldest = meta[base + w]
+        if meta[ix(base + w)] < oldest:
+            oldest = meta[ix(base + w)]
             best = w
     return best
 
