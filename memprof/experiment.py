@@ -18,7 +18,7 @@ import pandas as pd
 
 from memprof.calibrate import load_calibration
 from memprof.longrun import CheckpointPolicy, Interrupted, LongRun, skip_batches, trace_file_fingerprint
-from memprof.memory_budget import MemoryEstimate, batch_bytes, bucket_bytes, plan_analysis, simulator_state_bytes
+from memprof.memory_budget import MemoryEstimate, batch_bytes, plan_analysis, simulator_state_bytes
 from memprof.progress import Progress
 from sim.config import CacheConfig
 from sim.cpu_presets import get_preset
@@ -345,9 +345,7 @@ def estimate_memory(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx
     for trace in traces:
         rep = trace.representation
         lookups = batch_lookups_estimate(trace)
-        lines = lookups * rep.max_lines_per_lookup(trace.line_bytes)
-        buckets = bucket_bytes(lines, setup.threads if not setup.private_levels else 1)
-        peak_batch = max(peak_batch, batch_bytes(lookups, rep.max_lines_per_lookup(trace.line_bytes)) + buckets)
+        peak_batch = max(peak_batch, batch_bytes(lookups, rep.max_lines_per_lookup(trace.line_bytes)))
     return plan_analysis(state, peak_batch, budget_bytes)
 
 

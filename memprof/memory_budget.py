@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass
 
 from sim.config import CacheConfig
-from sim.engine import ADDRESS_BITS_COVERED, BUCKET_PIECE, NGEOM, NSTAT, TAG32_LIMIT
+from sim.engine import ADDRESS_BITS_COVERED, NGEOM, NSTAT, TAG32_LIMIT
 from sim.sampling import parse_fraction
 
 MIB = 1 << 20
@@ -38,7 +38,6 @@ FLAG_BYTES = 1  # dirty / prefetched bits
 SSTATE_BYTES = 8  # per-set policy state (uint64)
 GSTATE_BYTES = 8  # per-level global state (DRRIP PSEL)
 PARTITION_FLAG_BYTES = 1  # per partition: "a write was seen" (uint8)
-BUCKET_BYTES_PER_ACCESS = 5  # threaded LLC-only runs: owner (uint8) + position (int32) per access
 TRACE_CHUNK_COPIES = 3
 CHUNK_ENTRY_BYTES = 8  # one uint64 address
 MIN_CHUNK_ENTRIES = 1 << 14
@@ -129,12 +128,6 @@ def shards_size_bytes(max_lines: int) -> int:
     return (1 << bits) * 12 + cap * 4 + (cap >> 6) * 12 + max_lines * 16 + 80 * 64 * 8 + 4096
 
 
-def bucket_bytes(accesses: int, threads: int) -> int:
-    """Threaded LLC-only runs bucket each kernel call's accesses by owner first: a uint8
-    owner and an int32 position per access (calls are capped at BUCKET_PIECE accesses)."""
-    return BUCKET_BYTES_PER_ACCESS * min(int(accesses), BUCKET_PIECE) if threads > 1 else 0
-
-
 def batch_bytes(lookups: int, max_lines_per_lookup: int) -> int:
     """One batch of a workload trace: its token ids and the emitted uint64 line addresses."""
     return int(lookups) * (BATCH_BYTES_PER_LOOKUP + CHUNK_ENTRY_BYTES * int(max_lines_per_lookup))
@@ -180,7 +173,7 @@ def plan_trace_simulation(llc_configs: list[CacheConfig], *, l1: CacheConfig | N
     """A trace file through one simulator per LLC configuration, all alive at once."""
     state = sum(simulator_state_bytes(c, l1=l1, l2=l2, sample_sets=sample_sets, threads=threads)
                 for c in llc_configs)
-    per_entry = TRACE_CHUNK_COPIES * CHUNK_ENTRY_BYTES + bucket_bytes(1, threads if l1 is l2 is None else 1)
+    per_entry = TRACE_CHUNK_COPIES * CHUNK_ENTRY_BYTES
     return fit([("cache state", state)], per_entry, budget_bytes,
                preferred_entries=preferred_entries,
                hint="simulate fewer --llc sizes per run, sample sets (--sample-sets), or raise --max-memory")
@@ -195,4 +188,4 @@ def plan_analysis(state_bytes: int, batch_peak_bytes: int, budget_bytes: int | N
 
 
 __all__ = ["human_bytes", "MemoryEstimate", "MemoryBudgetError", "simulator_state_bytes", "stack_distance_bytes",
-           "shards_size_bytes", "batch_bytes", "bucket_bytes", "fit", "plan_trace_simulation", "plan_analysis", "BASELINE_BYTES"]
+           "shards_size_bytes", "batch_bytes", "fit", "plan_trace_simulation", "plan_analysis", "BASELINE_BYTES"]

@@ -38,7 +38,7 @@ STAMP_LIMIT = 0xFFFFFFFF  # largest LRU/FIFO stamp in the uint32 meta array
 STAMPS_PER_ACCESS = 4  # most clock ticks one access can cause in a level (hit/fill, write-back, prefetch)
 UNROLLED_WAYS = (12, 16)  # LLC associativities compiled with the set scans unrolled (each costs a compile)
 RUN_PIECE = 1 << 28  # accesses per kernel call, so that a renumbering always fits between calls
-BUCKET_PIECE = 1 << 22  # accesses per threaded call: bounds the owner/order buffers (5 B per access)
+OWNED_BLOCK = 4096  # threaded LLC-only runs: accesses scanned per block (an L1-sized buffer of owned ones)
 ADDRESS_BITS_COVERED = 48  # uint32 tags only when they cover every 48-bit byte address
 PREFETCH_DISTANCE = 16  # accesses ahead whose set the LLC loop prefetches into the host cache
 
@@ -120,6 +120,7 @@ def _policy_fill(pid, meta, base, ways, way, sstate, sidx, clock, gstate, k, set
         drrip.on_fill(meta, base, ways, way, sstate, sidx, clock, drrip.uses_brrip(gstate, k, role))
 
 
+OWNER_BLOCK_LINES = 8  # lines per ownership block of a threaded run: a row's lines stay on one thread
 FAST_DIV_LIMIT = 1 << 50  # below it a float64 quotient is off by at most one
 
 
@@ -273,7 +274,7 @@ def _prefetch(line, geom, tags, meta, flags, sstate, gstate, clocks, stats, part
 
 @njit(cache=True)
 def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
-             flags, sstate, gstate, clocks, stats, seen_writes, ways_token, order):
+             flags, sstate, gstate, clocks, stats, seen_writes, ways_token):
     """LLC-only loop of partition ``part``, hit and miss paths written out flat (speed).
 
     Scans every address but simulates only the lines it owns (``_owns``), and only in
@@ -281,8 +282,6 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
     by the owner of line+1 (in trace order, right after the demand access). The sets of
     the next PREFETCH_DISTANCE accesses are prefetched into the host cache (memory-level
     parallelism). Returns -1, or the index of a line above ``max_line`` (32-bit tags).
-    With a non-empty ``order``, positions start..stop index ``order`` (chunk indices of
-    this partition's accesses, bucketed beforehand) instead of the chunk.
 
     ``ways_token``: a tuple whose length is the associativity, a compile-time constant
     (its type is the tuple's length), so the set scans are unrolled; empty: read the
@@ -310,12 +309,10 @@ def _run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, sampled,
     sampling = sampled.size
     clock = clocks[part, 0]
     status = -1
-    bucketed = order.size > 0
-    for j in range(start, stop):
-        i = np.int64(order[ix(j)]) if bucketed else j
-        ahead = j + PREFETCH_DISTANCE
+    for i in range(start, stop):
+        ahead = i + PREFETCH_DISTANCE
         if ahead < stop:
-            future = np.int64((chunk[ix(order[ix(ahead)]) if bucketed else ix(ahead)] & ADDR_MASK) >> sh)
+            future = np.int64((chunk[ix(ahead)] & ADDR_MASK) >> sh)
             if _owns(future, part, nparts, bshift, part_inverse):
                 fbase = _divmod(future, num_sets, inverse)[1] * ways
                 _host_prefetch(tags, fbase)
@@ -469,76 +466,55 @@ def _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_lin
 
 @njit(cache=True, parallel=True)
 def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
-                  flags, sstate, gstate, clocks, stats, seen_writes, ways_token, owner, order):
+                  flags, sstate, gstate, clocks, stats, seen_writes, ways_token):
     """One thread per partition of an LLC-only cache; partitions own disjoint sets, so no
     two threads touch the same state word, and stats/clocks are per-partition slices.
 
-    Without the prefetcher the accesses are first bucketed by owner (in parallel, over
-    nparts slices of the range, keeping trace order within each bucket), so each thread
-    reads only its own accesses instead of scanning and skipping the whole chunk. The
-    prefetcher's trigger (line) and target (line + 1) can have different owners, so with
-    it every thread scans the whole chunk. ``owner`` (uint8) and ``order`` (int32, chunk
-    indices) are the caller's buffers of at least stop - start entries, reused across calls
-    (fresh ones would cost page faults every call).
+    Without the prefetcher each thread streams the range in blocks of OWNED_BLOCK
+    accesses: a branch-free pass copies the addresses it owns into a small buffer of its
+    own (it stays in L1), then the simulation loop walks that buffer. Nothing is shared
+    between the threads, there is no barrier before the end, and the simulation loop sees
+    only its own accesses (no unpredictable skip branch). The prefetcher's trigger (line)
+    and target (line + 1) can have different owners, so with it every thread runs the
+    skipping loop over the whole range. Returns -1, or the index of an address above
+    ``max_line`` (32-bit tags).
     """
     status = np.full(nparts, -1, dtype=np.int64)
-    if prefetch or nparts > 255:
+    if prefetch:
         for p in prange(nparts):
             status[p] = _run_llc(chunk, start, stop, shift, prefetch, p, nparts, bshift, sampled, set_misses,
                                  max_line, geom, tags, meta, flags, sstate, gstate, clocks, stats, seen_writes,
-                                 ways_token, np.empty(0, dtype=np.int32))
+                                 ways_token)
         return status.max()
-    n = stop - start
     sh = np.uint64(shift)
     inverse = 1.0 / nparts
-    counts = np.zeros((nparts, nparts), dtype=np.int64)  # [slice, owner]
-    for h in prange(nparts):
-        lo, hi = start + n * h // nparts, start + n * (h + 1) // nparts
-        if nparts == 2:  # the counts in a register: no store-to-load chain through memory
-            ones = 0
-            for i in range(lo, hi):
-                o = (np.int64((chunk[ix(i)] & ADDR_MASK) >> sh) >> bshift) & 1
-                owner[ix(i - start)] = o
-                ones += o
-            counts[h, 0] = hi - lo - ones
-            counts[h, 1] = ones
-            continue
-        local = np.zeros(nparts, dtype=np.int64)  # not counts[h]: the threads' rows share a host line
-        for i in range(lo, hi):
-            block = np.int64((chunk[i] & ADDR_MASK) >> sh) >> bshift
-            if nparts & (nparts - 1) == 0:
-                o = block & (nparts - 1)
-            else:
-                o = _divmod(block, nparts, inverse)[1]
-            owner[i - start] = o
-            local[o] += 1
-        counts[h] = local
-    offsets = np.zeros((nparts, nparts), dtype=np.int64)  # bucket (slice h, owner p) starts here
-    total = 0
-    for p in range(nparts):
-        for h in range(nparts):
-            offsets[h, p] = total
-            total += counts[h, p]
-    for h in prange(nparts):
-        lo, hi = start + n * h // nparts, start + n * (h + 1) // nparts
-        if nparts == 2:  # both write positions in registers, branch-free
-            f0, f1 = offsets[h, 0], offsets[h, 1]
-            for i in range(lo, hi):
-                o = np.int64(owner[ix(i - start)])
-                order[ix(f0 + o * (f1 - f0))] = i
-                f0 += 1 - o
-                f1 += o
-            continue
-        fill = offsets[h].copy()
-        for i in range(lo, hi):
-            o = owner[i - start]
-            order[fill[o]] = i
-            fill[o] += 1
     for p in prange(nparts):
-        first = offsets[0, p]
-        last = offsets[nparts - 1, p] + counts[nparts - 1, p]
-        status[p] = _run_llc(chunk, first, last, shift, False, p, 1, 0, sampled, set_misses, max_line, geom, tags,
-                             meta, flags, sstate, gstate, clocks, stats, seen_writes, ways_token, order)
+        owned = np.empty(OWNED_BLOCK, dtype=np.uint64)
+        for lo in range(start, stop, OWNED_BLOCK):
+            hi = min(lo + OWNED_BLOCK, stop)
+            k = 0
+            top = 0
+            for i in range(lo, hi):
+                a = chunk[ix(i)]
+                line = np.int64((a & ADDR_MASK) >> sh)
+                top = max(top, line)
+                owned[ix(k)] = a
+                k += _owns(line, p, nparts, bshift, inverse)
+            if top > max_line:  # stop at the first bad address, as the serial loop does
+                for i in range(lo, hi):
+                    if np.int64((chunk[ix(i)] & ADDR_MASK) >> sh) > max_line:
+                        status[p] = i
+                        break
+                hi = status[p]
+                k = 0
+                for i in range(lo, hi):
+                    a = chunk[ix(i)]
+                    owned[ix(k)] = a
+                    k += _owns(np.int64((a & ADDR_MASK) >> sh), p, nparts, bshift, inverse)
+            _run_llc(owned, 0, k, shift, False, p, 1, 0, sampled, set_misses, max_line, geom, tags, meta, flags,
+                     sstate, gstate, clocks, stats, seen_writes, ways_token)
+            if status[p] >= 0:
+                break
     return status.max()
 
 
@@ -602,7 +578,6 @@ from sim.sampling import parse_fraction, select_sets  # noqa: E402
 from sim.stats import LevelStats, SimResult  # noqa: E402
 
 _SEEDED = (_ids.RANDOM, _ids.BRRIP, _ids.DRRIP)
-_NO_ORDER = np.empty(0, dtype=np.int32)  # _run_llc walks the chunk itself
 
 
 def _aligned_full(n: int, value) -> np.ndarray:
@@ -696,7 +671,7 @@ class Simulator:
             nparts = self.set_partition[1]
         else:
             nparts = max(d for d in range(1, threads + 1) if group % d == 0) if parallel_ok else 1
-        block = 8  # lines per ownership block: keeps a row's consecutive lines on one thread
+        block = OWNER_BLOCK_LINES
         while group % (block * nparts):
             block //= 2
         self.partitions = nparts
@@ -738,8 +713,6 @@ class Simulator:
         self._gstate = np.full(nlev, drrip.PSEL_INIT, dtype=np.int64)
         self._clocks = np.zeros((nparts, nlev), dtype=np.int64)
         self._seen_writes = np.zeros(nparts, dtype=np.uint8)  # LLC-only: a partition's flags may be non-zero
-        # threaded LLC-only runs: owner buckets, grown on first use (scratch, not state: never checkpointed)
-        self._scratch = {"owner": np.zeros(0, dtype=np.uint8), "order": np.zeros(0, dtype=np.int32)}
         self._ways_token = (0,) * config.ways if nlev == 1 and config.ways in UNROLLED_WAYS else ()
         self._stats = np.zeros((nparts, nlev, NSTAT), dtype=np.int64)
         if self.set_partition is not None:  # count only this partition's sets
@@ -771,14 +744,9 @@ class Simulator:
         self.fed += n - start
 
     def _run(self, arr: np.ndarray, start: int, stop: int) -> None:
-        piece = BUCKET_PIECE if self.partitions > 1 and self.set_partition is None else RUN_PIECE
-        while stop - start > piece:
-            self._run(arr, start, start + piece)
-            start += piece
-        if stop > 1 << 31:  # bucketed runs index the chunk with int32: pass a view
-            view = arr[start:stop]
-            self._run(view, 0, view.size)
-            return
+        while stop - start > RUN_PIECE:
+            self._run(arr, start, start + RUN_PIECE)
+            start += RUN_PIECE
         if stop <= start:
             return
         if int(self._clocks.max()) + STAMPS_PER_ACCESS * (stop - start) > STAMP_LIMIT:
@@ -797,13 +765,9 @@ class Simulator:
         if self._nlev == 1:
             llc = (self._sampled, self._set_misses, *common, self._seen_writes, self._ways_token)
             if threaded:
-                scratch = self._scratch
-                if scratch["order"].size < stop - start:
-                    scratch["owner"] = np.zeros(stop - start, dtype=np.uint8)
-                    scratch["order"] = np.zeros(stop - start, dtype=np.int32)  # chunk indices (below 2**31)
-                bad = _llc_parallel(*args, nparts, bshift, *llc, scratch["owner"], scratch["order"])
+                bad = _llc_parallel(*args, nparts, bshift, *llc)
             else:
-                bad = _run_llc(*args, part, nparts, bshift, *llc, _NO_ORDER)
+                bad = _run_llc(*args, part, nparts, bshift, *llc)
         else:
             hier = (*common, self._nlev, self.inclusive)
             if threaded:

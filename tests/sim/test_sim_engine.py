@@ -223,6 +223,19 @@ def test_address_beyond_32_bit_tags_is_a_clear_error():
     assert simulate(np.array([(2**40) * LINE] * 2, dtype=np.uint64), cfg).llc.hits == 1
 
 
+def test_threaded_run_names_the_first_address_beyond_32_bit_tags():
+    # 4 sets, 2 threads: each thread checks the addresses it scans; the error names the
+    # first bad address of the chunk, whichever thread owns it
+    cfg = CacheConfig(8 * LINE, 2)
+    limit = (2**32 - 1) * 4  # first line whose tag (line // 4 + 1) needs 33 bits
+    chunk = np.array([0, LINE, (limit + 1) * LINE, limit * LINE, 2 * LINE], dtype=np.uint64)
+    for threads in (1, 2):
+        sim = Simulator(cfg, tag_bits=32, threads=threads)
+        assert sim.partitions == threads
+        with pytest.raises(ValueError, match=f"address {(limit + 1) * LINE:#x} is too large"):
+            sim.feed(chunk)
+
+
 def test_small_private_levels_take_real_user_space_addresses():
     # a 32 KiB L1 has 64 sets: 32-bit tags would stop at 16 TiB, below 0x7f... addresses
     base = np.uint64(0x7FFF_1234_5000)
