@@ -464,6 +464,38 @@ def _run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_lin
     return -1
 
 
+@njit(cache=True, inline="always")
+def _first_bad(status):
+    """The smallest non-negative entry (a chunk index), or -1 when there is none."""
+    first = -1
+    for v in status:
+        if v >= 0 and (first < 0 or v < first):
+            first = v
+    return first
+
+
+@njit(cache=True, inline="always")
+def _owned_addresses(chunk, lo, hi, sh, part, nparts, bshift, inverse, owned):
+    """Copy the addresses of chunk[lo:hi] that partition ``part`` owns into ``owned``, in
+    trace order, without a branch per address; returns how many. For a power-of-two
+    partition count the owner is a bit field of the address itself."""
+    k = 0
+    if nparts & (nparts - 1) == 0:
+        field = sh + np.uint64(bshift)
+        mask = np.uint64(nparts - 1)
+        want = np.uint64(part)
+        for i in range(lo, hi):
+            a = chunk[ix(i)]
+            owned[ix(k)] = a
+            k += ((a >> field) & mask) == want
+        return k
+    for i in range(lo, hi):
+        a = chunk[ix(i)]
+        owned[ix(k)] = a
+        k += _owns(np.int64((a & ADDR_MASK) >> sh), part, nparts, bshift, inverse)
+    return k
+
+
 @njit(cache=True, parallel=True)
 def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, set_misses, max_line, geom, tags, meta,
                   flags, sstate, gstate, clocks, stats, seen_writes, ways_token):
@@ -476,8 +508,8 @@ def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, 
     between the threads, there is no barrier before the end, and the simulation loop sees
     only its own accesses (no unpredictable skip branch). The prefetcher's trigger (line)
     and target (line + 1) can have different owners, so with it every thread runs the
-    skipping loop over the whole range. Returns -1, or the index of an address above
-    ``max_line`` (32-bit tags).
+    skipping loop over the whole range. Returns -1, or the chunk index of the first
+    address above ``max_line`` (32-bit tags; each thread stops at the first it meets).
     """
     status = np.full(nparts, -1, dtype=np.int64)
     if prefetch:
@@ -485,37 +517,23 @@ def _llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, sampled, 
             status[p] = _run_llc(chunk, start, stop, shift, prefetch, p, nparts, bshift, sampled, set_misses,
                                  max_line, geom, tags, meta, flags, sstate, gstate, clocks, stats, seen_writes,
                                  ways_token)
-        return status.max()
+        return _first_bad(status)
     sh = np.uint64(shift)
     inverse = 1.0 / nparts
     for p in prange(nparts):
         owned = np.empty(OWNED_BLOCK, dtype=np.uint64)
         for lo in range(start, stop, OWNED_BLOCK):
             hi = min(lo + OWNED_BLOCK, stop)
-            k = 0
-            top = 0
-            for i in range(lo, hi):
-                a = chunk[ix(i)]
-                line = np.int64((a & ADDR_MASK) >> sh)
-                top = max(top, line)
-                owned[ix(k)] = a
-                k += _owns(line, p, nparts, bshift, inverse)
-            if top > max_line:  # stop at the first bad address, as the serial loop does
+            k = _owned_addresses(chunk, lo, hi, sh, p, nparts, bshift, inverse, owned)
+            bad = _run_llc(owned, 0, k, shift, False, p, 1, 0, sampled, set_misses, max_line, geom, tags, meta,
+                           flags, sstate, gstate, clocks, stats, seen_writes, ways_token)
+            if bad >= 0:  # the chunk index of owned[bad]: stop there, as the serial loop does
                 for i in range(lo, hi):
-                    if np.int64((chunk[ix(i)] & ADDR_MASK) >> sh) > max_line:
+                    if chunk[ix(i)] == owned[ix(bad)]:
                         status[p] = i
                         break
-                hi = status[p]
-                k = 0
-                for i in range(lo, hi):
-                    a = chunk[ix(i)]
-                    owned[ix(k)] = a
-                    k += _owns(np.int64((a & ADDR_MASK) >> sh), p, nparts, bshift, inverse)
-            _run_llc(owned, 0, k, shift, False, p, 1, 0, sampled, set_misses, max_line, geom, tags, meta, flags,
-                     sstate, gstate, clocks, stats, seen_writes, ways_token)
-            if status[p] >= 0:
                 break
-    return status.max()
+    return _first_bad(status)
 
 
 @njit(cache=True, parallel=True)
@@ -526,7 +544,7 @@ def _hier_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, max_line
     for p in prange(nparts):
         status[p] = _run_hier(chunk, start, stop, shift, prefetch, p, nparts, bshift, max_line, geom, tags, meta,
                               flags, sstate, gstate, clocks, stats, nlev, inclusive)
-    return status.max()
+    return _first_bad(status)
 
 
 @njit(cache=True)

@@ -228,11 +228,12 @@ def test_threaded_run_names_the_first_address_beyond_32_bit_tags():
     # first bad address of the chunk, whichever thread owns it
     cfg = CacheConfig(8 * LINE, 2)
     limit = (2**32 - 1) * 4  # first line whose tag (line // 4 + 1) needs 33 bits
-    chunk = np.array([0, LINE, (limit + 1) * LINE, limit * LINE, 2 * LINE], dtype=np.uint64)
+    # with 2 threads, lines limit + 2 and limit have different owners (2-line blocks)
+    chunk = np.array([0, LINE, (limit + 2) * LINE, limit * LINE, 2 * LINE], dtype=np.uint64)
     for threads in (1, 2):
         sim = Simulator(cfg, tag_bits=32, threads=threads)
         assert sim.partitions == threads
-        with pytest.raises(ValueError, match=f"address {(limit + 1) * LINE:#x} is too large"):
+        with pytest.raises(ValueError, match=f"address {(limit + 2) * LINE:#x} is too large"):
             sim.feed(chunk)
 
 
