@@ -148,8 +148,8 @@ def test_threads_give_identical_counts(policy, prefetch):
 
 @pytest.mark.parametrize("threads,sets", [(3, 96 * 8), (4, 128 * 8), (6, 96 * 8)])
 def test_more_threads_than_two_give_identical_counts(threads, sets):
-    """Partition counts other than 2 take the general bucketing path (a mask for 4, a
-    reciprocal for 3 and 6), with writes, sampling and several chunks."""
+    """Partition counts other than 2 take the general ownership paths (an address bit field
+    for 4, a reciprocal for 3 and 6), with writes, sampling and several chunks."""
     addrs = lines_to_addrs(_zipf_lines(40000, 6), writes=np.arange(40000) % 5 == 0)
     cfg = CacheConfig(sets * 8 * LINE, 8, seed=4)
     chunks = [addrs[i:i + 7001] for i in range(0, addrs.size, 7001)]
