@@ -12,8 +12,11 @@ The three are run ``--repeat`` times in alternation (1 thread, N threads, pycach
 again), so a slow phase of a shared machine hits all of them alike; the best and the median
 time of each are reported, and the ratios are taken between bests and between medians.
 
-Also reports each partition's time when run alone (``partition critical path``): the
-wall-clock scaling a quiet machine would show, since partitions share nothing.
+Also reports each partition's time when run alone as ``Simulator(set_partition=(i, n))``
+(``partition critical path``): the cost per process of ``memprof simulate-partitioned``,
+where every partition reads the whole trace and skips what it does not own. Threads do
+not skip in the simulation loop (each first copies its own addresses into a small
+buffer), so this is not a bound on the threaded speedup.
 
     python scripts/bench_sim.py                 # the 80M-access benchmark
     python scripts/bench_sim.py --accesses 8000000 --repeat 1

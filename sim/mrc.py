@@ -19,8 +19,9 @@ How (per access, O(log reuse-time) and memory proportional to distinct lines):
 - when the time axis fills, it is compacted: live marks are renumbered 0..live-1 in order
   and the tree is rebuilt. With one set the new time of each line is its rank on the
   bitmap, found by one sequential walk of the hash table (no time -> slot map to keep);
-  per-set axes keep that map and compact one segment in O(its live lines). The axis is kept between 4x and 8x the live lines, so
-  state stays sized by distinct lines, not by trace length;
+  per-set axes keep that map and compact one segment in O(its live lines). The axis is
+  kept between 4x and 8x the live lines, so state stays sized by distinct lines, not by
+  trace length;
 - a chunk is processed in one numba call that prefetches the hash slot and bitmap word of
   accesses a few steps ahead and fills the histogram in a separate loop (independent
   increments overlap their cache misses). Big arrays grow in Python with numpy.
@@ -216,6 +217,21 @@ def _compact_plan(s, seg_base, seg_cap, seg_live, pool_words, slack):
     return pool_words, new_cap, pool_words + (new_cap >> 6)
 
 
+@njit(cache=True, inline="always")
+def _mark_first(bits, fen, nb, live, cap):
+    """Lay out a compacted segment at word nb: marks at times 0..live-1, none after, up to
+    ``cap`` time units, and the Fenwick nodes of its complete (all-ones) words."""
+    full = live >> 6
+    for w in range(full):
+        bits[nb + w] = _ALL
+        n = w + 1
+        fen[nb + w] = 64 * (n & -n)
+    for w in range(full, cap >> 6):
+        bits[nb + w] = 0
+    if live & 63:
+        bits[nb + full] = (_ONE << np.uint64(live & 63)) - _ONE
+
+
 @njit(cache=True)
 def _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, pool_words, slack):
     """Renumber set s's live marks to times 0..live-1, moving or growing its segment so the
@@ -237,15 +253,7 @@ def _compact(s, bits, fen, slot, vals, seg_base, seg_cap, seg_time, seg_live, po
             vals[h] = new
             slot[nsb + new] = h
             new += 1
-    full = new >> 6
-    for w in range(full):
-        bits[nb + w] = _ALL
-        n = w + 1
-        fen[nb + w] = 64 * (n & -n)
-    for w in range(full, new_cap >> 6):
-        bits[nb + w] = 0
-    if new & 63:
-        bits[nb + full] = (_ONE << np.uint64(new & 63)) - _ONE
+    _mark_first(bits, fen, nb, new, new_cap)
     seg_base[s] = nb
     seg_cap[s] = new_cap
     seg_time[s] = new
@@ -274,15 +282,7 @@ def _compact_by_table(keys, vals, bits, fen, seg_base, seg_cap, seg_time, seg_li
             t = np.int64(vals[h])
             w = t >> 6
             vals[h] = fen[w] + np.int64(_popcount(bits[w] & ((_ONE << np.uint64(t & 63)) - _ONE)))
-    full = marks >> 6
-    for w in range(full):
-        bits[w] = _ALL
-        n = w + 1
-        fen[w] = 64 * (n & -n)
-    for w in range(full, new_cap >> 6):
-        bits[w] = 0
-    if marks & 63:
-        bits[full] = (_ONE << np.uint64(marks & 63)) - _ONE
+    _mark_first(bits, fen, 0, marks, new_cap)
     seg_cap[0] = new_cap
     seg_time[0] = marks
     return new_pool
@@ -321,7 +321,7 @@ def _run(chunk, start, shift, nsets, keys, vals, bits, fen, slot, dist, hist_siz
     count = meta[0]
     hbits = meta[1]
     cold = meta[3]
-    # stop before the table passes half full, or before a distance (< distinct lines) could
+    # stop before the table passes its load limit, or before a distance (< distinct lines) could
     # fall outside the histogram
     limit = min(_table_limit(hbits), hist_size - 1)
     S = np.uint64(nsets)
@@ -426,7 +426,7 @@ def _accumulate(hist, dist, start, stop):
 
 
 EVENT_DONE = 0        # chunk finished
-EVENT_GROW_TABLE = 1  # the hash table reached half full: grow it, then call again
+EVENT_GROW_TABLE = 1  # the hash table reached its load limit: grow it, then call again
 EVENT_GROW_POOL = 2   # a compaction needs more time-axis words: grow the pool, then call again
 EVENT_GROW_HIST = 3   # distinct lines reached the histogram length: grow it, then call again
 
