@@ -1,5 +1,5 @@
 """``python -m memprof`` runs the command-line tool."""
 
-from memprof.cli import main
+from memprof.cli.main import main
 
 main()

@@ -1,7 +1,7 @@
 """Benchmark: real-kernel latency per item, DLRM versus compressed models, and the cost of counting.
 
 Measures, in one run on this machine:
-- pyperf latency per item at a few batch sizes for each model (``memprof.bench``), and the
+- pyperf latency per item at a few batch sizes for each model (``memprof.hw.bench``), and the
   ratio dlrm / model at each batch size (the seed deck's "Mem-Rec is N x faster" table);
 - the kernel region's wall time plain versus under ``perf stat`` with the FIFO scoping
   (the overhead the counting adds to the region; should be ~1.0).
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from memprof.bench import BenchConfig, run_bench
+from memprof.hw.bench import BenchConfig, run_bench
 from sim.sizes import format_size, parse_size
 
 
@@ -47,9 +47,9 @@ def main() -> None:
             other = frame[frame.model == model].set_index("batch_size")["ms_per_item"]
             print(f"  {model}: " + ", ".join(f"B={b}: {base[b] / other[b]:.2f}x" for b in sizes))
 
-    from memprof.counters import perf as perf_mod
-    from memprof.counters.backends import _run_plain
-    from memprof.counters.runspec import RunSpec
+    from memprof.hw import perf as perf_mod
+    from memprof.hw.backends import _run_plain
+    from memprof.hw.runspec import RunSpec
 
     if perf_mod.find_perf():
         import json

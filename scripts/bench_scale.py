@@ -14,7 +14,7 @@ Rows, all measured in this one run, each phase in a fresh process (so its peak R
   the error against the exact run;
 - time sampling ``--time-sample`` (default: 1/8 of the trace in 32 windows, each after a
   warm-up of 4 x the LLC's lines, capped by the period): the same columns;
-- set-partitioned (``memprof.partitioned``) on a Dask LocalCluster with each of ``--workers``
+- set-partitioned (``memprof.analysis.partitioned``) on a Dask LocalCluster with each of ``--workers``
   worker processes (``--partitions`` partitions, default the largest worker count): wall time,
   rate, the largest worker's peak RSS, and whether the merged counts equal the exact run's.
   Every partition regenerates the whole trace: generation does not shrink with workers.
@@ -45,7 +45,7 @@ def _peak_rss_mib() -> float:
 
 
 def _source(batches: int, seed: int):
-    from memprof.partitioned import ModelSource
+    from memprof.analysis.partitioned import ModelSource
 
     return ModelSource("dlrm", "criteo-tb", batch_size=2048, batches=batches, seed=seed)
 
@@ -53,7 +53,7 @@ def _source(batches: int, seed: int):
 def phase(kind: str, batches: int, seed: int, llc: str, sample_sets: str | None, time_sample: tuple | None) -> dict:
     """One measurement in this (fresh) process: wall time of streaming the trace through it."""
     from sim.config import CacheConfig
-    from sim.engine import Simulator
+    from sim.engine.simulator import Simulator
     from sim.time_sampling import TimeSampler, TimeSampling
 
     config = CacheConfig(llc, 16)
@@ -79,7 +79,7 @@ def phase(kind: str, batches: int, seed: int, llc: str, sample_sets: str | None,
 
 def _warm(llc: str) -> None:
     from sim.config import CacheConfig
-    from sim.engine import Simulator
+    from sim.engine.simulator import Simulator
 
     Simulator(CacheConfig(llc, 16), set_partition=(0, 1)).feed([0])
 
@@ -92,7 +92,7 @@ def in_fresh_process(*args) -> dict:
 def partitioned(workers: int, partitions: int, batches: int, seed: int, llc: str) -> dict:
     import distributed
 
-    from memprof.partitioned import simulate_partitioned
+    from memprof.analysis.partitioned import simulate_partitioned
     from sim.config import CacheConfig
 
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,

@@ -31,9 +31,9 @@ import time
 import numpy as np
 
 from sim.config import CacheConfig
-from sim.engine import Simulator
+from sim.engine.simulator import Simulator
 from sim.stats import merge_partitions
-from sim.synthetic import zipf_row_trace
+from traces.synthetic import zipf_row_trace
 
 
 def chunks(args):

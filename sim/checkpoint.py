@@ -3,7 +3,7 @@
 Why: a billion-access run takes hours; a checkpoint lets it stop (Ctrl-C, a crash, a
 time limit) and continue later with the same final counts as an uninterrupted run.
 
-One checkpoint is one ``.npz`` file written atomically (``traces.fileio.atomic_open``):
+One checkpoint is one ``.npz`` file written atomically (``traces.format.fileio.atomic_open``):
 an entry ``__checkpoint__`` holds a UTF-8 JSON document (format, version, the caller's
 ``trace`` and ``config`` fingerprints, ``extra`` data, and per object its class,
 fingerprint and scalar attributes); every numpy array of every object is an entry
@@ -11,7 +11,7 @@ fingerprint and scalar attributes); every numpy array of every object is an entr
 
 Objects are saved generically so the engine may rename or retype its arrays:
 
-- a ``sim.engine.Simulator`` saves every ``np.ndarray`` attribute of ``vars(sim)`` and
+- a ``sim.engine.simulator.Simulator`` saves every ``np.ndarray`` attribute of ``vars(sim)`` and
   every int/float attribute. Restoring needs a freshly constructed Simulator of the same
   configuration (``simulator_fingerprint``: levels, inclusive, prefetch, warm-up, set
   sampling, set partition, partitions, tag bits); array names, shapes and dtypes must
@@ -36,7 +36,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from traces.fileio import atomic_open
+from traces.format.fileio import atomic_open
 
 FORMAT = "memprof-checkpoint"
 VERSION = 1
@@ -69,7 +69,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _is_simulator(obj: Any) -> bool:
-    from sim.engine import Simulator
+    from sim.engine.simulator import Simulator
 
     return isinstance(obj, Simulator)
 

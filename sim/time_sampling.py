@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sim.engine import Simulator
+from sim.engine.simulator import Simulator
 from sim.stats import COUNT_FIELDS, SimResult, merge_partitions
 
 _SUFFIX = {"k": 10**3, "m": 10**6, "g": 10**9, "": 1}

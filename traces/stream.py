@@ -13,7 +13,7 @@ import numpy as np
 from traces.batch import Batch
 from traces.generator import SyntheticGenerator
 from traces.representations import Representation, build
-from traces.tracefile import DEFAULT_CHUNK_ENTRIES, rechunk
+from traces.format.tracefile import DEFAULT_CHUNK_ENTRIES, rechunk
 from traces.workloads import Workload, get_workload
 
 

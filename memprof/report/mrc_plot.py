@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from sim.sizes import format_size
-from traces.fileio import atomic_open
+from traces.format.fileio import atomic_open
 
 MB = 1 << 20
 MARKED_SIZES = (14 * MB, 28 * MB, 56 * MB)
@@ -19,7 +19,7 @@ MARKED_SIZES = (14 * MB, 28 * MB, 56 * MB)
 
 def plot_mrc(curves, path: str | os.PathLike, *, min_bytes: int, max_bytes: int,
              marks=MARKED_SIZES, title: str | None = None, points: int = 256) -> None:
-    """Draw ``curves`` (a list of (label, sim.mrc.MissRatioCurve)) between two sizes into a PNG."""
+    """Draw ``curves`` (a list of (label, sim.mrc.stack.MissRatioCurve)) between two sizes into a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")

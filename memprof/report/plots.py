@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from traces.fileio import atomic_open  # noqa: E402
+from traces.format.fileio import atomic_open  # noqa: E402
 
 RATIOS = (("cycles_ratio", "cycles"), ("llc_misses_ratio", "LLC misses"), ("dram_bw_ratio", "DRAM bandwidth"))
 MIB = 1 << 20

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from traces.fileio import atomic_write_text
+from traces.format.fileio import atomic_write_text
 
 FORMATS = ("table", "csv", "json", "markdown")
 

@@ -10,9 +10,9 @@ import pytest
 from sim.checkpoint import (CheckpointError, CheckpointMismatch, load_simulator, read_checkpoint_arrays,
                             read_checkpoint_meta, restore_checkpoint, save_checkpoint, save_simulator)
 from sim.config import CacheConfig
-from sim.engine import Simulator
-from sim.mrc import StackDistances
-from sim.shards import ShardsRate, ShardsSize
+from sim.engine.simulator import Simulator
+from sim.mrc.stack import StackDistances
+from sim.mrc.shards import ShardsRate, ShardsSize
 
 TRACE = {"path": "/data/t.trace", "bytes": 123, "mtime_ns": 1}
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from sim.access import mark_writes
 from sim.config import CacheConfig
-from sim.engine import Simulator
+from sim.engine.simulator import Simulator
 from sim.reference import reference_simulate
 from sim.stats import COUNT_FIELDS
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from sim.config import CacheConfig
-from sim.engine import Simulator
-from sim.synthetic import zipf_row_trace
+from sim.engine.simulator import Simulator
+from traces.synthetic import zipf_row_trace
 from sim.time_sampling import TimeSampler, TimeSampling, merge_time_partitions, parse_count
 
 WRITE = np.uint64(1 << 63)

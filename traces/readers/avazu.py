@@ -32,7 +32,7 @@ from traces.readers.criteo import (
     open_binary,
     reduce_tokens,
 )
-from traces.tracefile import parse_hex_fields
+from traces.format.tracefile import parse_hex_fields
 
 NON_CATEGORICAL = ("id", "click", "hour")
 AVAZU_COLUMNS = (

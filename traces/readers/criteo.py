@@ -22,8 +22,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from traces.batch import Batch
-from traces.fileio import iter_line_blocks as read_line_blocks
-from traces.tracefile import parse_hex_fields
+from traces.format.fileio import iter_line_blocks as read_line_blocks
+from traces.format.tracefile import parse_hex_fields
 
 NUM_DENSE = 13
 NUM_CATEGORICAL = 26

@@ -1,0 +1,271 @@
+"""Miss-ratio curves of traces: one pass per source feeds an accumulator (exact stack
+distances or SHARDS); ``mrc_curves`` drives the pass (checkpoints, resume and Ctrl-C through
+``memprof.run.longrun``), ``curve_frame`` turns curves into one long DataFrame, and
+``estimate_mrc_memory`` sizes the run before it starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from memprof.analysis.experiment import batch_lookups_estimate
+from memprof.analysis.working_set import working_set_frame, working_set_rows
+from memprof.run.longrun import Interrupted, LongRun, feed, position, simulated_line, skip_batches
+from memprof.run.memory_budget import (CHUNK_ENTRY_BYTES, CURVE_BYTES_PER_LINE, FOOTPRINT_BYTES_PER_LINE,
+                                       STACK_SCRATCH_PER_ENTRY, TRACE_CHUNK_COPIES, MemoryEstimate, fit,
+                                       shards_size_bytes, stack_distance_bytes)
+from memprof.run.progress import Progress
+from sim.mrc.shards import ShardsRate, ShardsSize
+from sim.mrc.stack import MissRatioCurve, StackDistances
+from traces.format.tracefile import DEFAULT_CHUNK_ENTRIES, iter_trace_file
+from traces.stream import ModelTrace
+
+MB = 1 << 20
+MARKED = (14 * MB, 28 * MB, 56 * MB)
+
+CURVE_COLUMNS = ("representation", "method", "sets", "ways", "line_bytes", "size_bytes", "miss_ratio", "misses",
+                 "accesses", "footprint_bytes")
+
+
+def make_accumulator(method: str, *, line_bytes: int, sets: int = 1, rate: float | None = None,
+                     max_lines: int | None = None, seed: int = 0):
+    """The one-pass accumulator for ``method`` ('exact', 'shards-rate', 'shards-size')."""
+    if method == "exact":
+        return StackDistances(line_bytes=line_bytes, sets=sets)
+    if sets != 1:
+        raise ValueError("--sets needs --exact: SHARDS samples lines, which estimates fully-associative curves only")
+    if method == "shards-rate":
+        return ShardsRate(rate, line_bytes=line_bytes, seed=seed)
+    if method == "shards-size":
+        return ShardsSize(max_lines, line_bytes=line_bytes, seed=seed)
+    raise ValueError(f"method {method!r}: expected exact, shards-rate or shards-size")
+
+
+@dataclass
+class Finished:
+    """One trace's result: its curve, and its footprint sample (lines, scale) for the working-set report."""
+
+    curve: MissRatioCurve
+    footprint: tuple[np.ndarray, float] | None = None
+    partial: bool = False
+
+
+def _chunks(source, start_batch: int) -> Iterator[tuple[np.ndarray, float | None, int]]:
+    """(chunk, fraction of the input done or None, batches done) from a trace file path or a ModelTrace;
+    a ModelTrace is fed batch by batch from batch ``start_batch`` (regenerated, not re-emitted)."""
+    if isinstance(source, ModelTrace):
+        total = max(source.num_batches, 1)
+        number = start_batch
+        for batch in skip_batches(source, start_batch):
+            addrs = source.representation.emit(batch, source.line_bytes)
+            number += 1
+            yield addrs, number / total, number
+    else:
+        yield from ((chunk, None, 0) for chunk in source)
+
+
+def _curve_arrays(name: str, done: Finished) -> tuple[dict, dict]:
+    meta, arrays = {}, {}
+    for f in fields(done.curve):
+        if not f.init:
+            continue
+        value = getattr(done.curve, f.name)
+        if isinstance(value, np.ndarray):
+            arrays[f"{name}.{f.name}"] = value
+        else:
+            meta[f.name] = value
+    entry = {"curve": meta, "scale": None, "partial": done.partial}
+    if done.footprint is not None:
+        arrays[f"{name}.footprint"] = done.footprint[0]
+        entry["scale"] = done.footprint[1]
+    return entry, arrays
+
+
+def _finished_state(finished: dict[str, Finished]) -> tuple[dict, dict]:
+    """Finished curves as checkpoint extra (JSON) and arrays."""
+    entries, arrays = {}, {}
+    for name, done in finished.items():
+        entries[name], more = _curve_arrays(name, done)
+        arrays.update(more)
+    return entries, arrays
+
+
+def _finished_from(entries: dict, arrays: dict) -> dict[str, Finished]:
+    out = {}
+    for name, entry in entries.items():
+        kwargs = dict(entry["curve"])
+        for f in fields(MissRatioCurve):
+            if f.init and f"{name}.{f.name}" in arrays:
+                kwargs[f.name] = arrays[f"{name}.{f.name}"]
+        footprint = None
+        if entry["scale"] is not None:
+            footprint = (arrays[f"{name}.footprint"], float(entry["scale"]))
+        out[name] = Finished(MissRatioCurve(**kwargs), footprint)
+    return out
+
+
+def mrc_curves(sources: dict, make, *, working_set: bool = False, progress: bool = True,
+               longrun: LongRun | None = None, totals: dict | None = None) -> dict[str, Finished]:
+    """Feed each named source (a ModelTrace, or an iterable of uint64 chunks such as
+    ``iter_trace_file(path)``) to a fresh accumulator from ``make()``; return {name: Finished}.
+
+    Accumulators live one at a time (each is reduced to its curve, plus its footprint
+    sample with ``working_set``). ``longrun``: checkpoint finished curves and the current
+    accumulator, resume from them, and turn Ctrl-C into ``Interrupted`` whose frame is
+    left to the caller: the exception's ``frame`` is the dict of Finished results (the
+    current one marked partial). ``totals``: accesses per source when known (progress ETA).
+    """
+    totals = totals or {}
+    resumed = longrun.resume_meta() if longrun is not None else None
+    extra = resumed["extra"] if resumed else {}
+    finished = _finished_from(extra.get("finished", {}), longrun.saved_arrays()) if resumed else {}
+    for name, source in sources.items():
+        if name in finished:
+            continue
+        acc = make()
+        start_batch = 0
+        if resumed and extra.get("current") == name:
+            longrun.restore({"acc": acc})
+            start_batch = int(extra.get("batches_done", 0))
+        meter = Progress(f"mrc {name}", total=totals.get(name), enabled=progress, start=position(acc),
+                         start_fraction=start_batch / max(getattr(source, "num_batches", 1), 1))
+        batches_done = start_batch
+
+        def state(acc=acc, name=name):
+            entries, arrays = _finished_state(finished)
+            return {"acc": acc}, {"finished": entries, "current": name, "batches_done": batches_done}, arrays
+
+        offset = position(acc) if isinstance(source, ModelTrace) else 0
+        try:
+            for chunk, fraction, batches_done in _chunks(source, start_batch):
+                end = offset + int(chunk.shape[0])
+                if end > position(acc):
+                    before = position(acc)
+                    feed((acc,), chunk, offset)
+                    meter.update(position(acc) - before, fraction=fraction)
+                offset = end
+                if longrun is not None:
+                    longrun.step(state)
+        except KeyboardInterrupt:
+            meter.close()
+            if longrun is None or longrun.guard.forced:
+                raise
+            note = longrun.stopped(state)
+            current = Finished(acc.curve(), acc.footprint_sample() if working_set else None, partial=True)
+            results = {**finished, name: current} if position(acc) else dict(finished)
+            total = totals.get(name)
+            message = (f"interrupted: partial results; {name}: {simulated_line(position(acc), total)}; "
+                       f"curves finished: {', '.join(finished) or 'none'}; {note}")
+            raise Interrupted(results, {"partial": {"in_progress": name, "accesses_simulated": position(acc),
+                                                    "accesses_total": total, "finished": list(finished)}},
+                              message) from None
+        meter.close()
+        finished[name] = Finished(acc.curve(), acc.footprint_sample() if working_set else None)
+        del acc, state  # one accumulator alive at a time
+        if longrun is not None and longrun.policy is not None:
+            entries, arrays = _finished_state(finished)
+            longrun.save({}, {"finished": entries}, arrays)
+    if longrun is not None:
+        longrun.finish()
+    return finished
+
+
+def curve_frame(curves: dict[str, MissRatioCurve], sizes: list[int]) -> pd.DataFrame:
+    """One long frame: a row per (curve, size); sizes round down to whole ways (lines per set)."""
+    frames = []
+    for label, curve in curves.items():
+        table = curve.table(sizes)
+        n = table["size_bytes"].size
+        frames.append(pd.DataFrame({
+            "representation": [label] * n,
+            "method": [curve.method_label] * n,
+            "sets": np.full(n, curve.sets, np.int64),
+            "ways": (table["size_bytes"] // (curve.sets * curve.line_bytes)).astype(np.int64),
+            "line_bytes": np.full(n, curve.line_bytes, np.int64),
+            "size_bytes": table["size_bytes"].astype(np.int64),
+            "miss_ratio": table["miss_ratio"].astype(np.float64),
+            "misses": np.round(table["misses"]).astype(np.int64),
+            "accesses": np.full(n, curve.accesses, np.int64),
+            "footprint_bytes": np.full(n, int(round(curve.footprint_bytes)), np.int64),
+        }))
+    if not frames:
+        return pd.DataFrame(columns=list(CURVE_COLUMNS))
+    return pd.concat(frames, ignore_index=True)[list(CURVE_COLUMNS)]
+
+
+def _frame(results: dict[str, Finished], sizes: list[int], working_set: bool, regions: dict,
+           mark_partial: bool = False) -> pd.DataFrame:
+    """The curve table (or the working-set report); with ``mark_partial`` a ``partial`` column."""
+    if working_set:
+        rows = []
+        for name, done in results.items():
+            lines, scale = done.footprint
+            more = working_set_rows(name, done.curve, lines, scale, regions.get(name))
+            rows.extend({**row, "partial": done.partial} if mark_partial else row for row in more)
+        return working_set_frame(rows) if not mark_partial else pd.DataFrame(rows)
+    frame = curve_frame({name: done.curve for name, done in results.items()}, sizes)
+    if mark_partial:
+        flags = {name: done.partial for name, done in results.items()}
+        frame["partial"] = frame["representation"].map(flags).astype(bool)
+    return frame
+
+
+def _file_bound(path, total: int | None, line_bytes: int) -> tuple[int, int | None]:
+    """(accesses, footprint lines or None) of a trace file, for the memory estimate."""
+    from traces.format.tracefile import TraceReader, detect_format
+
+    accesses = total if total is not None else sum(int(c.shape[0]) for c in iter_trace_file(path))
+    footprint = None
+    if detect_format(path) == "memprof":
+        header = TraceReader(path).header
+        if header.get("model_bytes"):
+            regions = len(header.get("regions") or []) + 1
+            footprint = int(header["model_bytes"]) // line_bytes + regions
+    return accesses, footprint
+
+
+def _model_bound(trace: ModelTrace) -> tuple[int, int, int]:
+    """(accesses bound, footprint lines bound, addresses of one batch) of a workload trace."""
+    rep = trace.representation
+    per_batch = batch_lookups_estimate(trace) * rep.max_lines_per_lookup(trace.line_bytes)
+    footprint = rep.memory_bytes // trace.line_bytes + len(rep.layout.regions) + 1
+    return per_batch * trace.num_batches, footprint, per_batch
+
+
+def estimate_mrc_memory(method: str, bounds: dict, *, sets: int = 1, rate: float | None = None,
+                        max_lines: int | None = None, working_set: bool = False, budget_bytes: int | None = None,
+                        file_input: bool = True) -> MemoryEstimate:
+    """Peak-memory estimate of ``memprof mrc``: the largest accumulator (one lives at a time),
+    the finished curves (and footprint samples), and the input buffers; MemoryBudgetError
+    when over ``budget_bytes``. ``bounds``: {name: (accesses, footprint lines or None[, batch entries])}."""
+    largest, kept, batch_entries = 0, 0, 0
+    for bound in bounds.values():
+        accesses, footprint = bound[0], bound[1]
+        if len(bound) > 2:
+            batch_entries = max(batch_entries, bound[2])
+        distinct = accesses if footprint is None else min(accesses, footprint)
+        if method == "exact":
+            state = stack_distance_bytes(distinct, sets)
+            curve_lines = distinct
+        elif method == "shards-rate":
+            sampled = int(distinct * min(1.0, 1.5 * rate)) + 1024
+            state = stack_distance_bytes(sampled)
+            curve_lines = sampled
+        else:
+            state = shards_size_bytes(max_lines)
+            curve_lines = 0
+        largest = max(largest, state)
+        kept += curve_lines * (CURVE_BYTES_PER_LINE + (FOOTPRINT_BYTES_PER_LINE if working_set else 0))
+    per_entry = STACK_SCRATCH_PER_ENTRY + (CHUNK_ENTRY_BYTES if method == "shards-rate" else 0)
+    fixed = [("accumulator state", largest), ("finished curves", kept)]
+    if file_input:
+        return fit(fixed, TRACE_CHUNK_COPIES * CHUNK_ENTRY_BYTES + per_entry, budget_bytes,
+                   preferred_entries=DEFAULT_CHUNK_ENTRIES,
+                   hint="use SHARDS (--shards RATE or --shards-max LINES), or raise --max-memory")
+    fixed.append(("one batch (addresses and scratch)", batch_entries * (CHUNK_ENTRY_BYTES + per_entry)))
+    return fit(fixed, 0, budget_bytes, preferred_entries=1,
+               hint="use SHARDS (--shards RATE or --shards-max LINES), fewer --batches, or raise --max-memory")

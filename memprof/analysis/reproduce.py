@@ -1,0 +1,86 @@
+"""The Mem-Rec LLC-size table (seed deck, "Mem-Rec Hardware Bottleneck Analysis") next to memprof's.
+
+Published: DLRM / Mem-Rec ratios at 14, 28 and 56 MB LLC (d = d' = 75000, k = 1, k' = 4, l = 128).
+``reproduce_jobs`` makes the run one sweep job (serial: every LLC size in one pass over each
+trace) or one job per LLC size (parallel executors); ``gather_rows`` puts the rows back in
+the single pass's order, so both give the same frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+
+from memprof.analysis.experiment import CacheSetup
+from memprof.analysis.sweep import SweepJob
+
+MIB = 1 << 20
+PUBLISHED = {  # llc_bytes -> (cycles, LLC misses, DRAM bandwidth) ratios, DLRM / Mem-Rec
+    14 * MIB: (2.6, 2.3, 1.1),
+    28 * MIB: (3.2, 6.3, 2.2),
+    56 * MIB: (3.4, 341.0, 98.0),
+}
+METRICS = (("cycles", "cycles_ratio"), ("llc_misses", "llc_misses_ratio"), ("dram_bw", "dram_bw_ratio"))
+MEMREC_PAPER_PARAMS = {"d": 75000, "d_weight": 75000, "k": 1, "k_weight": 4}
+
+
+def comparison(frame: pd.DataFrame, model: str = "memrec") -> pd.DataFrame:
+    """One row per (LLC size, metric): published ratio, memprof's, and the relative difference."""
+    rows = []
+    ours = frame[frame["model"] == model].set_index("llc_bytes")
+    for size, published in PUBLISHED.items():
+        if size not in ours.index:
+            continue
+        for (metric, column), value in zip(METRICS, published):
+            measured = float(ours.loc[size, column])
+            rows.append({"llc_mib": size // MIB, "metric": f"{metric}_ratio", "published": value,
+                         "memprof": measured, "relative_difference": (measured - value) / value})
+    return pd.DataFrame(rows)
+
+
+def assumptions(metadata: dict) -> list[str]:
+    """Every assumption behind the numbers, in words (for the report)."""
+    cache = metadata["cache"]
+    memrec = metadata["models"].get("memrec", {})
+    timing = metadata["timing"]
+    private = metadata.get("private_levels")
+    lines = [
+        f"workload: {metadata['workload']['name']} (26 tables, dim {metadata['workload']['dim']}), "
+        f"synthetic tokens: {metadata['source']}",
+        f"token popularity: bounded Zipf, alpha = {metadata.get('alpha')} (no published per-feature skew exists "
+        "for Criteo; sweep it with `memprof sweep --param alpha=...`)",
+        f"batches: {metadata['batches']} x {metadata['batch_size']} samples; the first {cache['warmup']:.0%} "
+        "only warm the caches",
+        "Mem-Rec: " + ", ".join(f"{k}={v}" for k, v in memrec.items() if k != "model")
+        + " (one token/weight table pair shared by all features, hashes salted by global token id; "
+        "weight entry of weight_width floats: inferred, the paper body was not available)",
+        f"LLC: {cache['ways']}-way {cache['policy'].upper()}, {cache['line_bytes']} B lines, sizes "
+        + ", ".join(f"{s // MIB} MiB" for s in cache["llc_sizes"])
+        + (", non-inclusive" if not cache["inclusive"] else ", inclusive"),
+        ("private levels: L1d " + f"{private['l1d']['size']} {private['l1d']['ways']}-way, L2 "
+         f"{private['l2']['size']} {private['l2']['ways']}-way (from the {metadata['cpu_preset']} preset)")
+        if private else "private levels: none (LLC only)",
+        f"timing: preset {metadata['cpu_preset']}: {timing['freq_ghz']} GHz, latencies L1 {timing['l1_hit_cycles']} / "
+        f"L2 {timing['l2_hit_cycles']} / LLC {timing['llc_hit_cycles']} / DRAM {timing['dram_cycles']} cycles, "
+        f"MLP {timing['mlp']} (assumed)",
+        metadata.get("compute_costs", ""),
+        "cycles and DRAM bandwidth are modelled (sim/timing/model.py), not measured; LLC misses are simulated exactly",
+    ]
+    return lines
+
+
+def reproduce_jobs(models: list[str], workload: dict, model_params: dict, setup: CacheSetup, cpu: str,
+                   timing: dict, split: bool, progress: bool = False) -> list[SweepJob]:
+    """The reproduction as sweep jobs: one (all LLC sizes in one pass), or one per LLC size
+    (``split``: independent jobs for parallel executors; each regenerates the traces)."""
+    setups = [replace(setup, llc_sizes=(size,)) for size in setup.llc_sizes] if split else [setup]
+    return [SweepJob((), tuple(models), dict(workload), model_params, s, cpu, timing, progress) for s in setups]
+
+
+def gather_rows(frame: pd.DataFrame, models: list[str], llc_sizes) -> pd.DataFrame:
+    """Rows in the order of a single pass: model by model, LLC sizes in the given order."""
+    model_rank = frame["model"].map({m: i for i, m in enumerate(models)})
+    size_rank = frame["llc_bytes"].map({s: i for i, s in enumerate(llc_sizes)})
+    order = sorted(range(len(frame)), key=lambda i: (model_rank.iloc[i], size_rank.iloc[i]))
+    return frame.iloc[order].reset_index(drop=True)

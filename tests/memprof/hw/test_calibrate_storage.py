@@ -1,0 +1,133 @@
+"""Calibration storage: where it lives, JSON round trip, loading as host overrides, merging."""
+
+from __future__ import annotations
+
+import pytest
+
+from memprof.hw import calibrate as cal
+from sim.timing.presets import get_preset
+
+
+def _entry(model, cycles, **params):
+    return cal.ModelCalibration(model=model, cycles_per_lookup=cycles, ns_per_lookup_best=cycles / 2.5,
+                                ns_per_lookup_median=cycles / 2.4, overhead_ns_per_call=1000.0,
+                                lookups_per_call=4096, repeat=5, memory_bytes=1 << 16, params={"dim": 128, **params})
+
+
+def _calibration(host="Test CPU 9000", freq=2.5, **models):
+    return cal.Calibration(host_cpu=host, created="2026-01-02T03:04:05+00:00", freq_ghz=freq,
+                           freq_source="test", freq_assumed=False, budget_bytes=1 << 19,
+                           models=models, versions={"numba": "x"}, method="test")
+
+
+@pytest.fixture
+def cpuinfo(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text("processor\t: 0\nmodel name\t: Test   CPU 9000\ncpu MHz\t\t: 2500.000\n")
+    return path
+
+
+def test_path_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEMPROF_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert cal.calibration_path() == tmp_path / "home" / ".cache" / "memprof" / "calibration.json"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cal.calibration_path() == tmp_path / "xdg" / "memprof" / "calibration.json"
+    monkeypatch.setenv("MEMPROF_CACHE_DIR", str(tmp_path / "mine"))
+    assert cal.calibration_path() == tmp_path / "mine" / "calibration.json"
+
+
+def test_round_trip(tmp_path):
+    original = _calibration(dlrm=_entry("dlrm", 250.0), memrec=_entry("memrec", 700.0, k=1, k_weight=4))
+    path = cal.save_calibration(original, tmp_path / "deep" / "dir" / "calibration.json")
+    assert path.exists()
+    assert cal.read_calibration(path) == original
+
+
+def test_default_location_follows_the_env_var(monkeypatch, tmp_path):
+    monkeypatch.setenv("MEMPROF_CACHE_DIR", str(tmp_path / "c"))
+    cal.save_calibration(_calibration(dlrm=_entry("dlrm", 1.0)))
+    assert (tmp_path / "c" / "calibration.json").exists()
+    assert cal.read_calibration().models["dlrm"].cycles_per_lookup == 1.0
+
+
+def test_missing_file_reads_as_none_and_loads_nothing(tmp_path, cpuinfo):
+    assert cal.read_calibration(tmp_path / "none.json") is None
+    overrides, note = cal.load_calibration(tmp_path / "none.json", cpuinfo_path=cpuinfo)
+    assert overrides == {}
+    assert "no calibration at" in note and "memprof calibrate" in note
+
+
+def test_load_gives_host_overrides_on_the_same_cpu(tmp_path, cpuinfo):
+    path = cal.save_calibration(_calibration(dlrm=_entry("dlrm", 250.0), qr=_entry("qr", 300.0, combine="mult")),
+                                tmp_path / "c.json")
+    overrides, note = cal.load_calibration(path, cpuinfo_path=cpuinfo)
+    assert overrides == {"compute_cycles_per_lookup": {"dlrm": 250.0, "qr": 300.0}}
+    assert "dlrm 250.0" in note and "2026-01-02" in note
+
+
+def test_load_ignores_a_calibration_from_another_cpu(tmp_path, cpuinfo):
+    path = cal.save_calibration(_calibration(host="Other CPU", dlrm=_entry("dlrm", 250.0)), tmp_path / "c.json")
+    overrides, note = cal.load_calibration(path, cpuinfo_path=cpuinfo)
+    assert overrides == {}
+    assert "'Other CPU'" in note and "not used" in note
+
+
+def test_load_skips_models_measured_with_other_compute_parameters(tmp_path, cpuinfo):
+    path = cal.save_calibration(
+        _calibration(memrec=_entry("memrec", 700.0, k=1, k_weight=4, weight_width=1), dlrm=_entry("dlrm", 250.0)),
+        tmp_path / "c.json")
+    # d differs (a size parameter: fine); k_weight differs (changes the work): memrec is skipped.
+    overrides, note = cal.load_calibration(
+        path, model_params={"memrec": {"d": 75000, "k_weight": 8, "dim": 128}, "dlrm": {"dim": 128}},
+        cpuinfo_path=cpuinfo)
+    assert overrides == {"compute_cycles_per_lookup": {"dlrm": 250.0}}
+    assert "not used (measured with other parameters): memrec" in note
+    same, _ = cal.load_calibration(path, model_params={"memrec": {"d": 75000, "k_weight": 4}}, cpuinfo_path=cpuinfo)
+    assert same["compute_cycles_per_lookup"]["memrec"] == 700.0
+
+
+def test_calibrated_host_timing_applies_the_overrides(tmp_path, cpuinfo):
+    path = cal.save_calibration(_calibration(memrec=_entry("memrec", 700.0)), tmp_path / "c.json")
+    timing, note = cal.calibrated_host_timing(path, sysfs_root=tmp_path / "nosys", cpuinfo_path=cpuinfo)
+    assert timing.cycles_per_lookup("memrec") == 700.0
+    plain = get_preset("host", sysfs_root=tmp_path / "nosys", cpuinfo_path=cpuinfo).timing
+    assert plain.cycles_per_lookup("memrec") != 700.0
+    assert timing.freq_ghz == plain.freq_ghz == 2.5
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "not valid JSON"),
+    ('{"schema": "other/9"}', "not a memprof.calibration/1 file"),
+    ('{"schema": "memprof.calibration/1", "models": {}}', "malformed calibration"),
+])
+def test_corrupt_files_give_one_clear_error(tmp_path, text, message):
+    path = tmp_path / "calibration.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as info:
+        cal.read_calibration(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_invalid_entries_are_rejected():
+    with pytest.raises(ValueError, match="unknown model"):
+        _entry("bert", 1.0)
+    with pytest.raises(ValueError, match="cycles_per_lookup must be a finite number"):
+        _entry("dlrm", float("nan"))
+
+
+def test_merge_keeps_other_models_on_the_same_host():
+    old = _calibration(dlrm=_entry("dlrm", 250.0), qr=_entry("qr", 300.0))
+    new = _calibration(qr=_entry("qr", 310.0), memrec=_entry("memrec", 700.0))
+    merged, note = cal.merge_calibrations(old, new)
+    assert {m: e.cycles_per_lookup for m, e in merged.models.items()} == {"dlrm": 250.0, "qr": 310.0, "memrec": 700.0}
+    assert "kept earlier entries for dlrm" in note
+
+
+def test_merge_replaces_a_calibration_from_another_host_or_frequency():
+    old = _calibration(dlrm=_entry("dlrm", 250.0))
+    for new in (_calibration(host="Other", qr=_entry("qr", 1.0)), _calibration(freq=3.0, qr=_entry("qr", 1.0))):
+        merged, note = cal.merge_calibrations(old, new)
+        assert set(merged.models) == {"qr"} and "replaced" in note
+    assert cal.merge_calibrations(None, old)[0] is old
