@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-TREE = Path(__file__).parents[1] / "fixtures" / "resctrl" / "tree.txt"
+TREE = Path(__file__).parents[2] / "fixtures" / "resctrl" / "tree.txt"
 
 
 def build_resctrl_tree(root: Path) -> Path:

@@ -6,7 +6,7 @@ import pytest
 
 from memprof.hw.cachegrind import (CachegrindFormatError, build_argv, check_geometry, parse_file, parse_text)
 
-FIX = Path(__file__).parents[1] / "fixtures" / "cachegrind"
+FIX = Path(__file__).parents[2] / "fixtures" / "cachegrind"
 MB = 1 << 20
 
 

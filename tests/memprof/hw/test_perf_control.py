@@ -13,7 +13,7 @@ from memprof.hw import perf as perf_mod
 from memprof.hw.perf import (ControlClient, PerfControlError, build_stat_argv, classify_probe,
                                    parse_control_env)
 
-FIX = Path(__file__).parents[1] / "fixtures" / "perf"
+FIX = Path(__file__).parents[2] / "fixtures" / "perf"
 
 
 def test_argv_counts_only_the_region_and_never_groups():

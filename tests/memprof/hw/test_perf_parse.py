@@ -7,7 +7,7 @@ import pytest
 from memprof.hw.perf_parse import (COUNTED, NOT_COUNTED, NOT_SUPPORTED, PerfParseError, normalize_event,
                                          parse_csv, parse_error, parse_json, parse_output, totals)
 
-FIX = Path(__file__).parents[1] / "fixtures" / "perf"
+FIX = Path(__file__).parents[2] / "fixtures" / "perf"
 
 
 def text(name):

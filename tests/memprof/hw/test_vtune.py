@@ -6,7 +6,7 @@ import pytest
 
 from memprof.hw import vtune
 
-FIX = Path(__file__).parents[1] / "fixtures" / "vtune"
+FIX = Path(__file__).parents[2] / "fixtures" / "vtune"
 
 
 def test_collect_and_report_argv():
