@@ -17,27 +17,30 @@ import numpy as np
 import pandas as pd
 
 from memprof.hw.calibrate import load_calibration
-from memprof.run.longrun import CheckpointPolicy, Interrupted, LongRun, skip_batches, trace_file_fingerprint
+from memprof.hw.host import cpu_preset
+from memprof.run.driver import StreamPosition, Warmup, batch_stream, drive, resolve_warmup
+from memprof.run.longrun import CheckpointPolicy, Interrupted, LongRun, trace_file_fingerprint
 from memprof.run.memory_budget import MemoryEstimate, batch_bytes, plan_analysis, simulator_state_bytes
-from memprof.run.progress import Progress
+from memprof.report.schema import ANALYSIS_COLUMNS
 from sim.config import CacheConfig
-from sim.timing.presets import get_preset
+from sim.sizes import format_size
 from sim.engine.simulator import Simulator
 from sim.timing.model import TimingModel
+from traces.representations.base import OpCounts
 from traces.stream import ModelTrace
 
 BASELINE = "dlrm"
-RESULT_COLUMNS = (
-    "model", "llc_bytes", "ways", "policy", "model_bytes", "compression", "lookups", "accesses",
-    "llc_accesses", "llc_hits", "llc_misses", "llc_miss_ratio", "dram_read_bytes", "dram_write_bytes",
-    "compute_cycles", "memory_stall_cycles", "cycles", "seconds", "dram_bw_gbps",
-    "cycles_ratio", "llc_misses_ratio", "dram_bw_ratio",
-)
+RESULT_COLUMNS = ANALYSIS_COLUMNS  # declared once, in memprof.report.schema
 
 
 @dataclass(frozen=True)
 class CacheSetup:
-    """The simulated hierarchy: LLC sizes to try, their geometry, optional private levels."""
+    """The simulated hierarchy: LLC sizes to try, their geometry, the private levels, the
+    prefetcher, warm-up, set sampling and the seed of the policy and sampling streams.
+
+    With ``private_levels`` the CPU preset's L1d and L2 sit in front of the LLC; an explicit
+    ``l1``/``l2`` replaces the preset's level (and needs ``private_levels``).
+    """
 
     llc_sizes: tuple[int, ...]
     ways: int = 16
@@ -48,15 +51,26 @@ class CacheSetup:
     warmup: float = 0.25  # fraction of the batches that only warm the caches
     sample_sets: str | None = None
     threads: int = 1
+    l1: CacheConfig | None = None  # replaces the preset's L1d
+    l2: CacheConfig | None = None  # replaces the preset's L2
+    prefetch: bool = False  # next-line prefetcher at the LLC
+    seed: int = 0  # random/BRRIP/DRRIP streams and set sampling
 
     def __post_init__(self):
         if not self.llc_sizes:
             raise ValueError("give at least one LLC size")
         if not 0.0 <= self.warmup < 1.0:
             raise ValueError(f"warmup must be a fraction in [0, 1), got {self.warmup}")
+        if (self.l1 is not None or self.l2 is not None) and not self.private_levels:
+            raise ValueError("an explicit l1/l2 replaces one of the preset's private levels: it needs "
+                             "private_levels=True")
+        for name in ("l1", "l2"):
+            level = getattr(self, name)
+            if level is not None and level.line_bytes != self.line_bytes:
+                raise ValueError(f"{name} line_bytes={level.line_bytes}: must equal the LLC's {self.line_bytes}")
 
     def llc_configs(self) -> list[CacheConfig]:
-        return [CacheConfig(size, self.ways, self.line_bytes, self.policy) for size in self.llc_sizes]
+        return [CacheConfig(size, self.ways, self.line_bytes, self.policy, self.seed) for size in self.llc_sizes]
 
 
 @dataclass
@@ -71,28 +85,64 @@ class ModelRun:
     results: list = field(default_factory=list)  # one SimResult per LLC size
 
 
-def _private_configs(timing_cpu, setup: CacheSetup):
+def _private_configs(preset, setup: CacheSetup):
+    """(l1, l2) in front of the LLC: the preset's L1d and L2 unless the setup gives its own."""
     if not setup.private_levels:
         return None, None
-    geo = timing_cpu
-    l1 = CacheConfig(geo.l1d.size_bytes, geo.l1d.ways, setup.line_bytes, "lru")
-    l2 = CacheConfig(geo.l2.size_bytes, geo.l2.ways, setup.line_bytes, "lru")
+    l1 = setup.l1 or CacheConfig(preset.l1d.size_bytes, preset.l1d.ways, setup.line_bytes, "lru", setup.seed)
+    l2 = setup.l2 or CacheConfig(preset.l2.size_bytes, preset.l2.ways, setup.line_bytes, "lru", setup.seed)
     return l1, l2
 
 
-class _ModelStopped(KeyboardInterrupt):
-    """Ctrl-C inside ``simulate_model``: what was measured so far (``run`` is None when the
-    stop came inside the warm-up) and a note on the checkpoint."""
+def _private_record(preset, setup: CacheSetup) -> dict | None:
+    """The private levels in the run's metadata (None when LLC only)."""
+    if not setup.private_levels:
+        return None
+    record = {}
+    for name, level in zip(("l1d", "l2"), _private_configs(preset, setup)):
+        record[name] = {"size_bytes": level.size_bytes, "size": format_size(level.size_bytes), "ways": level.ways,
+                        "line_bytes": level.line_bytes, "sets": level.num_sets, "policy": level.policy,
+                        "from": "preset" if getattr(setup, name[:2]) is None else "given"}
+    return record
 
-    def __init__(self, run: ModelRun | None, batches_done: int, warm_batches: int, num_batches: int,
-                 accesses: int, note: str):
-        super().__init__(note)
-        self.run, self.batches_done, self.warm_batches = run, batches_done, warm_batches
-        self.num_batches, self.accesses, self.note = num_batches, accesses, note
 
-    def __reduce__(self):
-        return (type(self), (self.run, self.batches_done, self.warm_batches, self.num_batches, self.accesses,
-                             self.note))
+class _ModelConsumer:
+    """The driver's consumer for one representation: one simulator per LLC size fed each batch's
+    addresses, and the lookups per feature of the measured (post-warm-up) batches."""
+
+    def __init__(self, rep, sims: list[Simulator]):
+        self.rep, self.sims = rep, sims
+        self.lookups = np.zeros(rep.workload.num_features, dtype=np.int64)
+        self.measuring = False
+
+    @property
+    def position(self) -> int:
+        return self.sims[0].fed
+
+    def feed(self, item, offset: int) -> None:
+        for sim in self.sims:
+            sim.feed(item.addrs)
+        if self.measuring:
+            batch = item.batch
+            self.lookups += np.diff(batch.offsets).reshape(batch.num_features, batch.batch_size).sum(axis=1)
+
+    def end_warmup(self) -> None:
+        for sim in self.sims:
+            sim.reset_stats()
+        self.measuring = True
+
+    def result(self) -> ModelRun:
+        return _model_run(self.rep, self.lookups.copy(), self.sims)
+
+    def checkpoint_objects(self) -> dict:
+        return {f"llc{i}": sim for i, sim in enumerate(self.sims)}
+
+    def checkpoint_extra(self) -> dict:
+        return {"lookups": self.lookups.tolist(), "measuring": self.measuring}
+
+    def restore_extra(self, extra: dict) -> None:
+        self.lookups[:] = np.asarray(extra["lookups"], dtype=np.int64)
+        self.measuring = bool(extra["measuring"])
 
 
 def _model_run(rep, lookups, sims) -> ModelRun:
@@ -101,77 +151,43 @@ def _model_run(rep, lookups, sims) -> ModelRun:
 
 
 def simulate_model(trace: ModelTrace, setup: CacheSetup, cpu, progress: bool = True, *,
-                   longrun: LongRun | None = None, resume: dict | None = None,
-                   saved: Callable[[], dict] | None = None) -> ModelRun:
-    """Feed one representation's trace to one simulator per LLC size (warm-up batches first).
+                   longrun: LongRun | None = None, resume: bool = False,
+                   saved: Callable[[], dict] | None = None,
+                   should_stop: Callable[[StreamPosition], bool] | None = None) -> ModelRun:
+    """Feed one representation's trace to one simulator per LLC size (warm-up batches first),
+    through ``memprof.run.driver.drive``.
 
-    ``longrun`` (optional) checkpoints after batches and turns Ctrl-C into ``_ModelStopped``;
-    ``resume`` is the checkpoint's extra when this model was in progress (its simulators are
-    restored and the batches already fed are skipped); ``saved()`` gives the extra data of
-    the enclosing run (finished rows) to store with each checkpoint.
+    ``longrun`` (optional) checkpoints after batches and turns Ctrl-C/SIGTERM into
+    ``Interrupted`` (``result``: the ModelRun so far, None inside the warm-up); ``resume``:
+    this model was in progress in ``longrun``'s checkpoint (its simulators are restored and the
+    batches already fed are skipped); ``saved()`` gives the extra data of the enclosing run
+    (finished rows) to store with each checkpoint; ``should_stop(position)`` as in ``drive``.
     """
     rep = trace.representation
     l1, l2 = _private_configs(cpu, setup)
-    sims = [Simulator(cfg, l1=l1, l2=l2, inclusive=setup.inclusive, sample_sets=setup.sample_sets,
-                      threads=setup.threads) for cfg in setup.llc_configs()]
-    objects = {f"llc{i}": sim for i, sim in enumerate(sims)}
-    warm_batches = int(round(setup.warmup * trace.num_batches))
-    lookups = np.zeros(rep.workload.num_features, dtype=np.int64)
-    measured = start = 0
-    if resume is not None:
-        longrun.restore(objects)
-        start, measured = int(resume["batches_done"]), int(resume["measured"])
-        lookups[:] = np.asarray(resume["lookups"], dtype=np.int64)
-    total = max(trace.num_batches, 1)
-    meter = Progress(f"simulate {rep.name}", unit="accesses", enabled=progress, start=sims[0].fed,
-                     start_fraction=start / total)
-    number = start
+    sims = [Simulator(cfg, l1=l1, l2=l2, inclusive=setup.inclusive, prefetch=setup.prefetch,
+                      sample_sets=setup.sample_sets, threads=setup.threads) for cfg in setup.llc_configs()]
+    consumer = _ModelConsumer(rep, sims)
+    warm = Warmup(resolve_warmup(setup.warmup, trace.num_batches, steps=True), steps=True)
 
-    def state():
-        extra = {**(saved() if saved else {}), "model": rep.name, "batches_done": number, "measured": measured,
-                 "lookups": lookups.tolist()}
-        return objects, extra
+    def state() -> tuple[dict, dict]:
+        return {**(saved() if saved else {}), "model": rep.name}, {}
 
-    try:
-        for batch in skip_batches(trace, start):
-            if number == warm_batches:
-                for sim in sims:
-                    sim.reset_stats()
-            addrs = rep.emit(batch, trace.line_bytes)
-            for sim in sims:
-                sim.feed(addrs)
-            if number >= warm_batches:
-                measured += 1
-                lookups += np.diff(batch.offsets).reshape(batch.num_features, batch.batch_size).sum(axis=1)
-            number += 1
-            meter.update(addrs.shape[0], fraction=number / total)
-            if longrun is not None:
-                longrun.step(state)
-    except KeyboardInterrupt:
-        meter.close()
-        if longrun is None or longrun.guard.forced:
-            raise
-        note = longrun.stopped(state)
-        partial = _model_run(rep, lookups.copy(), sims) if measured else None
-        raise _ModelStopped(partial, number, warm_batches, trace.num_batches, sims[0].fed, note) from None
-    meter.close()
-    if measured == 0:
-        raise ValueError(
-            f"no batch left to measure after a warm-up of {warm_batches} batch(es): "
-            "give more --batches or a smaller --warmup"
-        )
-    return _model_run(rep, lookups, sims)
+    drive(batch_stream(trace), consumer, longrun, warmup=warm, resume=resume, saved=state,
+          label=f"simulate {rep.name}", progress=progress, should_stop=should_stop)
+    return consumer.result()
 
 
-def timed_rows(run: ModelRun, timing: TimingModel, cardinalities) -> list[dict]:
-    """One result row per LLC size: the simulator's counts plus the timing model's estimate."""
+def timed_rows(run: ModelRun, timing: TimingModel, ops: OpCounts) -> list[dict]:
+    """One result row per LLC size: the simulator's counts plus the timing model's estimate
+    (``ops``: the representation's operations per lookup, ``Representation.op_counts()``)."""
     rows = []
     for result in run.results:
         record = result.to_record()
         scale = result.scale
         upper = {lvl.level: lvl for lvl in result.levels[:-1]}
         estimate = timing.estimate(
-            run.model, run.lookups_per_feature.tolist(), params=run.params, cardinalities=list(cardinalities),
+            ops.work(run.lookups_per_feature.tolist()),
             l1_hits=upper["L1"].hits if "L1" in upper else 0,
             l2_hits=upper["L2"].hits if "L2" in upper else 0,
             llc_hits=result.llc.hits * scale, llc_misses=result.llc.misses * scale,
@@ -231,14 +247,14 @@ def trace_identity(trace: ModelTrace) -> dict:
     return identity
 
 
-def _partial_frame(rows: list[dict], stopped: _ModelStopped, timing: TimingModel, trace: ModelTrace) -> pd.DataFrame:
+def _partial_frame(rows: list[dict], stopped: Interrupted, timing: TimingModel, trace: ModelTrace) -> pd.DataFrame:
     """Finished rows (partial False) plus the stopped model's rows (partial True, ratios unavailable:
     they cover fewer batches than the baseline)."""
     done = [{**row, "partial": False} for row in rows]
     current = []
-    if stopped.run is not None:
+    if stopped.result is not None:
         current = [{**row, "partial": True}
-                   for row in timed_rows(stopped.run, timing, trace.representation.workload.cardinalities)]
+                   for row in timed_rows(stopped.result, timing, trace.representation.op_counts())]
     if not done and not current:
         return pd.DataFrame()
     frame = pd.DataFrame(done + current)
@@ -253,18 +269,21 @@ def _partial_frame(rows: list[dict], stopped: _ModelStopped, timing: TimingModel
 
 def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
                  timing_overrides: dict | None = None, progress: bool = True, *,
-                 checkpoint: CheckpointPolicy | None = None, interruptible: bool = False) -> tuple[pd.DataFrame, dict]:
+                 checkpoint: CheckpointPolicy | None = None, interruptible: bool = False,
+                 should_stop: Callable[[StreamPosition], bool] | None = None) -> tuple[pd.DataFrame, dict]:
     """Simulate and time every trace; return the result frame (ratios vs dlrm) and its metadata.
 
     ``traces`` must include the dlrm baseline; each is consumed once. ``checkpoint``: save
     finished models' rows and the current model's simulators every ``every_seconds`` and on
-    Ctrl-C, and resume from them (``memprof.run.longrun``). ``interruptible`` (implied by a
-    checkpoint): Ctrl-C stops at the next batch and raises ``memprof.run.longrun.Interrupted``
-    with the rows so far (column ``partial``); otherwise Ctrl-C is a plain KeyboardInterrupt.
+    a stop, and resume from them (``memprof.run.longrun``). ``interruptible`` (implied by a
+    checkpoint or ``should_stop``): Ctrl-C or SIGTERM stops at the next batch and raises
+    ``memprof.run.longrun.Interrupted`` with the rows so far (column ``partial``); otherwise
+    Ctrl-C is a plain KeyboardInterrupt. ``should_stop(position)`` (``position.name`` the
+    model) is asked after every batch; True stops like Ctrl-C.
     """
     if BASELINE not in [t.representation.name for t in traces]:
         raise ValueError(f"the analysis needs the {BASELINE} baseline among the models")
-    preset = get_preset(cpu)
+    preset = cpu_preset(cpu)
     timing = preset.timing
     if cpu == "host":
         params = {t.representation.name: {**t.representation.describe(), "dim": t.representation.dim}
@@ -282,15 +301,14 @@ def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
         "batch_size": first.batch_size,
         "batches": first.num_batches,
         "cache": asdict(setup),
-        "private_levels": None if not setup.private_levels else {
-            "l1d": preset.l1d.describe(), "l2": preset.l2.describe()},
+        "private_levels": _private_record(preset, setup),
         "cpu_preset": preset.name,
         "timing": timing.describe(),
         "compute_costs": compute_note,
         "models": {t.representation.name: t.representation.describe() for t in traces},
     }
     longrun = None
-    if checkpoint is not None or interruptible:
+    if checkpoint is not None or interruptible or should_stop is not None:
         longrun = LongRun("simulate", checkpoint, trace={"models": [trace_identity(t) for t in traces]},
                           config={"cache": asdict(setup), "cpu": preset.name, "timing": timing.describe()})
     with longrun if longrun is not None else contextlib.nullcontext():
@@ -305,25 +323,25 @@ def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
         for index, trace in enumerate(traces):
             if index < done:
                 continue
-            current = extra if resumed and extra.get("model") == trace.representation.name else None
+            current = bool(resumed) and extra.get("model") == trace.representation.name
             try:
                 run = simulate_model(trace, setup, preset, progress=progress, longrun=longrun, resume=current,
-                                     saved=saved)
-            except _ModelStopped as stopped:
+                                     saved=saved, should_stop=should_stop)
+            except Interrupted as stopped:
                 frame = _partial_frame(rows, stopped, timing, trace)
                 name = trace.representation.name
-                where = (f"{name}: {stopped.batches_done} of {stopped.num_batches} batches "
-                         f"({stopped.accesses:,} accesses)")
-                if stopped.run is None:
-                    where += f", inside the warm-up ({stopped.warm_batches} batches): nothing measured for {name}"
+                at = stopped.position
+                where = f"{name}: {at.steps} of {at.steps_total} batches ({at.accesses:,} accesses)"
+                if stopped.result is None:
+                    where += f", inside the warm-up ({at.warmup.count} batches): nothing measured for {name}"
                 finished = [t.representation.name for t in traces[:done]]
                 message = (f"interrupted: partial results; models finished: {', '.join(finished) or 'none'}; "
-                           f"{where}; {stopped.note}")
+                           f"{where}; {stopped.message}")
                 metadata["partial"] = {"models_finished": finished, "model_in_progress": name,
-                                       "batches_simulated": stopped.batches_done, "batches": stopped.num_batches,
-                                       "accesses_simulated": stopped.accesses}
-                raise Interrupted(frame, metadata, message) from None
-            rows += timed_rows(run, timing, trace.representation.workload.cardinalities)
+                                       "batches_simulated": at.steps, "batches": at.steps_total,
+                                       "accesses_simulated": at.accesses}
+                raise stopped.replace(frame=frame, metadata=metadata, message=message) from None
+            rows += timed_rows(run, timing, trace.representation.op_counts())
             done = index + 1
             if longrun is not None and longrun.policy is not None:
                 longrun.save({}, saved())  # a model boundary: no simulator state to keep
@@ -337,7 +355,7 @@ def estimate_memory(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx
                     budget_bytes: int | None = None) -> MemoryEstimate:
     """Peak-memory estimate of ``run_analysis`` (one model at a time: its simulators plus its
     largest batch); MemoryBudgetError when over ``budget_bytes``."""
-    preset = get_preset(cpu)
+    preset = cpu_preset(cpu)
     l1, l2 = _private_configs(preset, setup)
     state = sum(simulator_state_bytes(cfg, l1=l1, l2=l2, sample_sets=setup.sample_sets, threads=setup.threads)
                 for cfg in setup.llc_configs())

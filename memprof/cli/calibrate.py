@@ -6,27 +6,25 @@ import click
 import pandas as pd
 
 from memprof.hw import calibrate as cal
-from memprof.cli.options import csv_list, parse_model_params, runtime_errors
-from memprof.report.tables import FORMATS, emit
-from sim.timing.presets import get_preset, list_presets
+from memprof.cli.options import WORKLOAD_OPTIONS, csv_list, output_options, parse_model_params, runtime_errors
+from memprof.report.tables import emit
+from memprof.hw.host import cpu_preset, cpu_preset_names
 from sim.sizes import SIZE_HELP, parse_size
-from sim.timing.model import KNOWN_MODELS, TimingModel
 
 
 NOISY = 1.25  # median/best ratio above which a measurement is flagged as disturbed
 
 
 def _models(value) -> list[str]:
-    models = csv_list(value) or list(KNOWN_MODELS)
-    unknown = [m for m in models if m not in KNOWN_MODELS]
+    models = csv_list(value) or list(cal.MODELS)
+    unknown = [m for m in models if m not in cal.MODELS]
     if unknown:
-        raise click.BadParameter(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(KNOWN_MODELS)}",
+        raise click.BadParameter(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(cal.MODELS)}",
                                  param_hint="--models")
     return list(dict.fromkeys(models))
 
 
 def _frame(calibration: cal.Calibration) -> pd.DataFrame:
-    defaults = TimingModel()
     rows = []
     for model, entry in calibration.models.items():
         rows.append({
@@ -34,7 +32,7 @@ def _frame(calibration: cal.Calibration) -> pd.DataFrame:
             "cycles_per_lookup": entry.cycles_per_lookup,
             "ns_per_lookup_best": entry.ns_per_lookup_best,
             "ns_per_lookup_median": entry.ns_per_lookup_median,
-            "op_count_default_cycles": defaults.cycles_per_lookup(model, entry.params),
+            "op_count_default_cycles": cal.op_count_cycles(entry),
             "lookups_per_call": entry.lookups_per_call,
             "repeat": entry.repeat,
             "model_bytes": entry.memory_bytes,
@@ -53,10 +51,8 @@ def _metadata(calibration: cal.Calibration, path) -> dict:
 
 @click.command("calibrate")
 @click.option("--models", "models", default=None, metavar="LIST",
-              help=f"Comma list of representations [default: all: {','.join(KNOWN_MODELS)}].")
-@click.option("--param", "params", multiple=True, metavar="[MODEL.]FIELD=VALUE",
-              help="Representation parameter that changes the work per lookup, e.g. memrec.k_weight=4 "
-                   "(array sizes are set by calibration).")
+              help=f"Comma list of representations [default: all: {','.join(cal.MODELS)}].")
+@WORKLOAD_OPTIONS["params"]
 @click.option("--dim", type=click.IntRange(min=1), default=128, show_default=True, help="Embedding dimension l.")
 @click.option("--repeat", type=click.IntRange(min=1), default=cal.DEFAULT_REPEAT, show_default=True,
               help="Timed kernel calls per model (the best one is used).")
@@ -64,12 +60,11 @@ def _metadata(calibration: cal.Calibration, path) -> dict:
               help="Split the calls into this many rounds interleaved over the models.")
 @click.option("--budget", default=None, metavar="SIZE",
               help=f"Keep each model's arrays under SIZE [default: half the host L2] ({SIZE_HELP}).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the table contents and token ids.")
+@WORKLOAD_OPTIONS["seed"]
 @click.option("--save/--no-save", default=True, show_default=True,
               help=f"Store the result in the cache (${cal.CACHE_ENV} or $XDG_CACHE_HOME/memprof).")
 @click.option("--show", is_flag=True, help="Print the stored calibration and measure nothing.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the table here.")
+@output_options(progress=False)
 @runtime_errors
 def calibrate_command(models, params, dim, repeat, rounds, budget, seed, save, show, fmt, output):
     """Measure each representation's compute cycles per lookup on this machine.
@@ -87,7 +82,7 @@ def calibrate_command(models, params, dim, repeat, rounds, budget, seed, save, s
         stored = cal.read_calibration(path)
         if stored is None:
             raise click.ClickException(f"no calibration at {path}; run `memprof calibrate`")
-        emit(_frame(stored), fmt, output, metadata=_metadata(stored, path))
+        emit(_frame(stored), fmt, output, metadata=_metadata(stored, path), kind="calibrate")
         return
     selected = _models(models)
     model_params = parse_model_params(params, selected)
@@ -111,12 +106,11 @@ def calibrate_command(models, params, dim, repeat, rounds, budget, seed, save, s
         merged, note = cal.merge_calibrations(cal.read_calibration(path), result)
         cal.save_calibration(merged, path)
         click.echo(f"saved to {path} ({note})", err=True)
-    emit(_frame(result), fmt, output, metadata=_metadata(result, path))
+    emit(_frame(result), fmt, output, metadata=_metadata(result, path), kind="calibrate")
 
 
 @click.command("cpus")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the table here.")
+@output_options(progress=False)
 @runtime_errors
 def cpus_command(fmt, output):
     """List the CPU presets of the timing model (host = this machine).
@@ -126,8 +120,8 @@ def cpus_command(fmt, output):
       memprof cpus --format markdown
     """
     rows, meta = [], {}
-    for name in list_presets():
-        preset = get_preset(name)
+    for name in cpu_preset_names():
+        preset = cpu_preset(name)
         t = preset.timing
         rows.append({
             "cpu": name, "freq_ghz": t.freq_ghz, "l1_hit_cycles": t.l1_hit_cycles, "l2_hit_cycles": t.l2_hit_cycles,
@@ -136,9 +130,8 @@ def cpus_command(fmt, output):
             "llc_ways": preset.llc.ways, "peak_dram_gbps": t.peak_dram_gbps if t.peak_dram_gbps else "unknown (no cap)",
             "description": preset.description,
         })
-        meta[name] = {"sources": list(preset.sources), "read_values": list(preset.read_values),
-                      "assumed_values": list(preset.assumed_values)}
-    emit(pd.DataFrame(rows), fmt, output, metadata=meta)
+        meta[name] = {"sources": dict(preset.sources), "assumed": list(preset.assumed)}
+    emit(pd.DataFrame(rows), fmt, output, metadata=meta, kind="cpus")
 
 
 COMMANDS = [calibrate_command, cpus_command]

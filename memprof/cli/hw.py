@@ -3,13 +3,13 @@ cachegrind counters of the kernel region) and ``doctor`` (what this machine can 
 
 from __future__ import annotations
 
-import functools
 import sys
 
 import click
 
-from memprof.cli.options import csv_list, parse_model_params, parse_models
-from memprof.report.tables import FORMATS, emit
+from memprof.cli.options import (csv_list, models_option, output_options, parse_model_params, parse_models,
+                                 runtime_errors, workload_options)
+from memprof.report.tables import emit
 from sim.sizes import SIZE_HELP, format_size, parse_size
 
 
@@ -32,34 +32,16 @@ def _batch_sizes(value: str) -> tuple[int, ...]:
     return sizes
 
 
-def _errors(func):
-    """Runtime failures (a tool failed, timed out) -> one line, exit 1; never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except (ValueError, OSError, RuntimeError, TimeoutError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
-
-
 def _check_models_params(models, params):
     model_params = parse_model_params(params, models)
     return tuple((m, tuple(sorted(p.items()))) for m, p in model_params.items())
 
 
 @click.command()
-@click.option("--model", "models", default="dlrm,memrec", show_default=True,
-              help="Comma list of representations (dlrm, hashing, qr, robe, ttrec, memrec).")
+@models_option(default="dlrm,memrec", help_text="Comma list of representations (dlrm, hashing, qr, robe, ttrec, "
+                                                 "memrec) [default: dlrm,memrec].")
 @click.option("--batch-sizes", default="1,64,128,256,512,1024,16384", show_default=True)
-@click.option("--workload", default="criteo-tb", show_default=True, help="Table preset or comma list of cardinalities.")
-@click.option("--dim", type=int, default=None, help="Override the embedding dimension.")
-@click.option("--alpha", type=float, default=1.05, show_default=True, help="Zipf exponent of token popularity.")
-@click.option("--pooling", default=None, help="Bag size: N, per-feature list, poisson:MEAN or uniform:LO-HI.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--param", "params", multiple=True, metavar="[MODEL.]FIELD=VALUE", help="Representation parameter.")
+@workload_options(include=("workload", "dim", "alpha", "pooling", "seed", "params"))
 @click.option("--budget", default=None, help=f"Memory budget for one model's tables [default: half of RAM] ({SIZE_HELP}).")
 @click.option("--processes", type=click.IntRange(min=1), default=3, show_default=True, help="pyperf worker processes.")
 @click.option("--values", type=click.IntRange(min=1), default=3, show_default=True, help="pyperf values per process.")
@@ -68,9 +50,8 @@ def _check_models_params(models, params):
 @click.option("--json-dir", type=click.Path(file_okay=False), default=None,
               help="Keep pyperf JSON files here (MODEL.json; compare with 'python -m pyperf compare_to').")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write latency per item vs batch size (PNG).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the table here.")
-@_errors
+@output_options(progress=False)
+@runtime_errors
 def bench(models, batch_sizes, workload, dim, alpha, pooling, seed, params, budget, processes, values, fast, json_dir,
           plot, fmt, output):
     """Latency per item versus batch size of the real kernels, timed with pyperf.
@@ -94,26 +75,19 @@ def bench(models, batch_sizes, workload, dim, alpha, pooling, seed, params, budg
     frame, metadata = run_bench(config, json_dir, log=lambda m: click.echo(m, err=True))
     click.echo(f"memory budget {format_size(metadata['memory_budget_bytes'])} of "
                f"{format_size(metadata['ram_bytes'])} RAM", err=True)
-    emit(frame, fmt, output, run_metadata(**metadata))
+    emit(frame, fmt, output, run_metadata(**metadata), kind="bench")
     if plot:
         plot_latency(frame, plot, title=f"{workload}: latency per item vs batch size")
 
 
 @click.command()
 @click.option("--backend", type=click.Choice(["perf", "vtune", "cachegrind"]), default="perf", show_default=True)
-@click.option("--model", "models", default="dlrm", show_default=True, help="Comma list of representations.")
-@click.option("--workload", default="criteo-tb", show_default=True)
-@click.option("--dim", type=int, default=None)
+@models_option(default="dlrm", help_text="Comma list of representations [default: dlrm].")
+@workload_options(include=("workload", "dim", "batch_size", "batches", "alpha", "pooling", "seed", "params"))
 @click.option("--max-rows", type=click.IntRange(min=1), default=None,
               help="Cap every table at this many rows [default: the largest cap within --budget].")
 @click.option("--budget", default=None,
               help=f"Memory budget for the tables [default: half of RAM; cachegrind: 8 x LLC] ({SIZE_HELP}).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=2048, show_default=True)
-@click.option("--batches", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--alpha", type=float, default=1.05, show_default=True)
-@click.option("--pooling", default=None)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--param", "params", multiple=True, metavar="[MODEL.]FIELD=VALUE")
 @click.option("--llc", default=None,
               help=f"LLC size to emulate: resctrl way mask for perf/vtune, --LL for cachegrind ({SIZE_HELP}).")
 @click.option("--ways", type=click.IntRange(min=1), default=None,
@@ -121,9 +95,8 @@ def bench(models, batch_sizes, workload, dim, alpha, pooling, seed, params, budg
 @click.option("--analysis", type=click.Choice(["memory-access", "uarch-exploration"]), default="memory-access",
               show_default=True, help="VTune analysis.")
 @click.option("--timeout", "timeout_s", type=float, default=1800, show_default=True, help="Seconds per tool run.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None)
-@_errors
+@output_options(progress=False)
+@runtime_errors
 def profile(backend, models, workload, dim, max_rows, budget, batch_size, batches, alpha, pooling, seed, params, llc,
             ways, analysis, timeout_s, fmt, output):
     """Hardware counters of only the kernel region (perf, VTune or cachegrind).
@@ -142,6 +115,7 @@ def profile(backend, models, workload, dim, max_rows, budget, batch_size, batche
     from memprof.hw import backends
     from memprof.hw.host import read_cpu_info
     from memprof.hw.runspec import RunSpec
+    from traces.spec import TraceSpec
     from memprof.report.metadata import run_metadata
 
     model_list = parse_models(models)
@@ -165,9 +139,9 @@ def profile(backend, models, workload, dim, max_rows, budget, batch_size, batche
         if cap is None:
             cap, footprint = table_cap(model, workload, dim=dim, params=params_of, budget_bytes=budget_bytes)
         caps[model] = cap
-        spec = RunSpec(model=model, workload=workload, dim=dim, max_rows=cap, params=tuple(sorted(params_of.items())),
-                       batch_size=batch_size, batches=batches, alpha=alpha, pooling=pooling, seed=seed,
-                       budget_bytes=budget_bytes)
+        trace = TraceSpec(model=model, workload=workload, dim=dim, max_rows=cap, params=params_of,
+                          batch_size=batch_size, batches=batches, alpha=alpha, pooling=pooling, seed=seed)
+        spec = RunSpec(trace, budget_bytes=budget_bytes)
         click.echo(f"profile {model} with {backend}"
                    + (f": tables capped at {cap:,} rows (budget {format_size(budget_bytes)})" if cap else ""), err=True)
         if backend == "perf":
@@ -180,7 +154,7 @@ def profile(backend, models, workload, dim, max_rows, budget, batch_size, batche
     meta = run_metadata(backend=backend, workload=workload, batch_size=batch_size, batches=batches, alpha=alpha,
                         pooling=pooling, seed=seed, llc_bytes=llc_bytes, max_rows_caps=caps,
                         budget_bytes=budget_bytes, cpu=cpu.describe())
-    emit(frame, fmt, output, meta)
+    emit(frame, fmt, output, meta, kind="profile")
 
 
 @click.command()

@@ -14,13 +14,15 @@ import numpy as np
 
 from memprof.analysis.experiment import trace_identity
 from memprof.analysis.mrc import MARKED, _file_bound, _frame, _model_bound, estimate_mrc_memory, make_accumulator, mrc_curves
-from memprof.cli.options import (csv_list, long_run_options, make_trace, parse_max_memory, parse_model_params, parse_models,
-                                 runtime_errors, workload_options, workload_opts)
-from memprof.report.tables import FORMATS, emit
-from memprof.run.longrun import Interrupted, LongRun, checkpoint_policy, finish_partial, trace_file_fingerprint, trace_length
+from memprof.cli.options import (WORKLOAD_PARAMS, csv_list, line_option, long_run_options, make_trace,
+                                 models_option, output_options, parse_max_memory, parse_model_params, parse_models,
+                                 refuse, runtime_errors, workload_options, workload_opts)
+from memprof.report.tables import emit
+from memprof.cli.options import checkpoint_policy, finish_partial
+from memprof.run.longrun import Interrupted, LongRun, trace_file_fingerprint
 from memprof.run.memory_budget import MemoryBudgetError
 from sim.sizes import SIZE_HELP, parse_size
-from traces.format.tracefile import DEFAULT_CHUNK_ENTRIES, iter_trace_file
+from traces.format.tracefile import DEFAULT_CHUNK_ENTRIES, count_accesses, iter_trace_file
 
 DEFAULT_SIZES = "1MB..128MB"
 DEFAULT_POINTS = 24
@@ -63,9 +65,9 @@ def _method(exact: bool, shards: float | None, shards_max: int | None) -> str:
 @click.command("mrc")
 @click.option("--trace", "trace_path", type=click.Path(exists=True, dir_okay=False),
               help="Trace file (memprof .trace, raw .npy of uint64 byte addresses, or DineroIV din).")
-@click.option("--model", "models", default=None,
-              help="Representation(s) to trace on the workload, comma list (e.g. dlrm,memrec).")
+@models_option(help_text="Representation(s) to trace on the workload, comma list (e.g. dlrm,memrec).")
 @workload_options
+@line_option
 @click.option("--exact", is_flag=True, help="Exact LRU stack distances (the default method).")
 @click.option("--shards", type=float, default=None, metavar="RATE",
               help="Fixed-rate SHARDS at sampling rate RATE, e.g. 0.01 (approximate, fast).")
@@ -83,14 +85,13 @@ def _method(exact: bool, shards: float | None, shards_max: int | None) -> str:
 @click.option("--working-set", is_flag=True,
               help="Print the working-set report (footprint per representation and table, sizes reaching 2x "
                    "and 1.1x the compulsory miss ratio) instead of the curve.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE (atomically).")
+@output_options
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Also draw miss ratio vs size (log x) to this PNG.")
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress on stderr.")
 @long_run_options
+@click.pass_context
 @runtime_errors
-def mrc(trace_path, models, exact, shards, shards_max, shards_seed, sets, sizes_spec, points, working_set, fmt,
+def mrc(ctx, trace_path, models, exact, shards, shards_max, shards_seed, sets, sizes_spec, points, working_set, fmt,
         output, plot_path, progress, checkpoint, checkpoint_every, resume, max_memory, **kwargs):
     """LRU miss-ratio curve at every cache size, from one pass over a trace.
 
@@ -103,8 +104,10 @@ def mrc(trace_path, models, exact, shards, shards_max, shards_seed, sets, sizes_
       memprof mrc --trace big.trace --exact --checkpoint ckpt/ --max-memory 8GB   (Ctrl-C, then add --resume)
     """
     method = _method(exact, shards, shards_max)
-    if (trace_path is None) == (models is None):
+    if (trace_path is None) == (not models):
         raise click.UsageError("give either --trace FILE or --model NAME[,NAME...]")
+    if trace_path is not None:
+        refuse(ctx, WORKLOAD_PARAMS, "describes a workload; with --trace the accesses come from the file")
     try:
         sizes = parse_size_spec(sizes_spec, points)
     except ValueError as exc:
@@ -112,7 +115,7 @@ def mrc(trace_path, models, exact, shards, shards_max, shards_seed, sets, sizes_
     policy = checkpoint_policy(checkpoint, checkpoint_every, resume)
     budget = parse_max_memory(max_memory)
     opts = workload_opts(kwargs)
-    line_bytes = opts["line_bytes"]
+    line_bytes = opts.line_bytes
 
     def make():
         return make_accumulator(method, line_bytes=line_bytes, sets=sets, rate=shards, max_lines=shards_max,
@@ -128,7 +131,7 @@ def mrc(trace_path, models, exact, shards, shards_max, shards_seed, sets, sizes_
     identity = {}
     if trace_path is not None:
         name = Path(trace_path).name
-        totals[name] = trace_length(trace_path)
+        totals[name] = count_accesses(trace_path, scan=False)
         chunk_entries = DEFAULT_CHUNK_ENTRIES
         if budget is not None:
             try:
@@ -173,10 +176,10 @@ def mrc(trace_path, models, exact, shards, shards_max, shards_seed, sets, sizes_
         metadata.update(stop.metadata)
         stop.metadata = metadata
         stop.frame = _frame(stop.frame, sizes, working_set, regions, mark_partial=True)
-        finish_partial(stop, fmt, output)
+        finish_partial(stop, fmt, output, kind="working-set" if working_set else "mrc")
     metadata["curves"] = {name: done.curve.describe() for name, done in results.items()}
     frame = _frame(results, sizes, working_set, regions)
-    emit(frame, fmt, output, metadata=metadata)
+    emit(frame, fmt, output, metadata=metadata, kind="working-set" if working_set else "mrc")
     if plot_path is not None:
         from memprof.report.mrc_plot import plot_mrc
 

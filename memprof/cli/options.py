@@ -1,22 +1,38 @@
-"""Click options shared by the commands that build embedding traces, and their parsing.
+"""Every click option of the memprof commands, declared once, and their parsing.
 
-One place turns ``--workload/--data/--batch-size/--batches/--pooling/--alpha/--seed/
---param`` into a ``traces.stream.ModelTrace``, so trace, simulate, mrc and sweep agree.
+Groups: ``workload_options`` (where lookups come from), ``cache_options`` (LLC, private
+levels, prefetcher, warm-up, sampling, threads, cache seed), ``timing_options`` (CPU preset
+and overrides), ``output_options`` (format, file, progress), ``long_run_options``. One default
+per concept: the LLC is non-inclusive unless ``--inclusive``; ``--seed`` seeds the workload's
+token generator and ``--cache-seed`` the policy and set-sampling streams; ``--threads``
+defaults to the CPU count (counts are identical at any thread count); ``--batches`` to 100.
+An option that does not apply to the chosen mode is a usage error naming it (``refuse``),
+detected with click's parameter source, never by comparing with the default.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
+import os
 
 import click
 
+from sim.config import CacheConfig
+from sim.policies import POLICIES
+from sim.sampling import parse_fraction
 from sim.sizes import SIZE_HELP, parse_size
-from traces.representations import REGISTRY, build, config_fields
-from traces.stream import ModelTrace, model_trace
-from traces.workloads import PRESETS, get_workload
+from sim.timing.model import load_overrides_toml, parse_timing_overrides
+from memprof.hw.calibrate import check_model_overrides
+from memprof.hw.host import cpu_preset_names
+from traces.representations import REGISTRY, config_fields
+from traces.stream import ModelTrace
+from traces.workloads import PRESETS
 
 DEFAULT_ALPHA = 1.05
+DEFAULT_BATCHES = 100
+DEFAULT_THREADS = os.cpu_count() or 1
+DEFAULT_MODELS = "memrec"
+POLICY = click.Choice(list(POLICIES), case_sensitive=False)
 
 
 def csv_list(value: str | tuple | None) -> list[str]:
@@ -44,18 +60,14 @@ def parse_models(values) -> list[str]:
     return models
 
 
-def _coerce(name: str, field: str, default, text: str):
-    if isinstance(default, bool):
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise click.BadParameter(f"{name}.{field}={text}: expected true or false", param_hint="--param")
-    kind = type(default) if default is not None else int
+def _coerce(model: str, field: str, text: str):
+    """``--param`` text as the field's type (``traces.spec.coerce_param``: the one coercer); click error otherwise."""
+    from traces.spec import coerce_param
+
     try:
-        return kind(text)
-    except ValueError:
-        raise click.BadParameter(f"{name}.{field}={text}: expected {kind.__name__}", param_hint="--param") from None
+        return coerce_param(model, field, text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--param") from None
 
 
 def parse_model_params(values, models: list[str]) -> dict[str, dict]:
@@ -78,67 +90,96 @@ def parse_model_params(values, models: list[str]) -> dict[str, dict]:
                 raise click.BadParameter(
                     f"{item!r}: {target} has no parameter {field!r}; known: {', '.join(fields) or '(none)'}",
                     param_hint="--param")
-            out.setdefault(target, {})[field] = _coerce(target, field, fields[field], text.strip())
+            out.setdefault(target, {})[field] = _coerce(target, field, text.strip())
     return out
 
 
-def workload_options(func=None, *, model_params: bool = True, batches: int = 10):
-    """Options describing where lookups come from (synthetic workload or a dataset file).
-
-    ``model_params=False`` leaves out ``--param`` (for commands that give it another meaning).
-    """
-    if func is None:
-        return lambda f: workload_options(f, model_params=model_params, batches=batches)
-    options = [
-        click.option("--workload", default="criteo-tb", show_default=True,
-                     help=f"Table preset ({', '.join(PRESETS)}) or a comma list of cardinalities."),
-        click.option("--dim", type=int, default=None, help="Override the embedding dimension."),
-        click.option("--data", type=click.Path(exists=True, dir_okay=False),
-                     help="Read lookups from a dataset (Criteo TSV, Avazu CSV, .npz) instead of generating them."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=2048, show_default=True),
-        click.option("--batches", type=click.IntRange(min=1), default=batches, show_default=True,
-                     help="Number of batches (with --data: at most this many)."),
-        click.option("--pooling", default=None,
-                     help="Bag size: N, one per feature (3,2,...), poisson:MEAN or uniform:LO-HI "
-                          "[default: the workload's, else 1]."),
-        click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
-                     help="Zipf exponent of token popularity (0 = uniform; <= 1 allowed)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the token generator."),
-        click.option("--line", "line_bytes", type=int, default=64, show_default=True, help="Cache line bytes."),
-    ]
-    if model_params:
-        options.append(click.option("--param", "params", multiple=True, metavar="[MODEL.]FIELD=VALUE",
-                                    help="Representation parameter, e.g. memrec.d=50000 or robe.chunk=16 "
-                                         "(repeatable)."))
+def _apply(func, options):
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def make_trace(model: str, opts: dict, model_params: dict | None = None) -> ModelTrace:
-    """Build the ModelTrace of ``model`` from workload_options values; errors become click errors."""
-    try:
-        workload = get_workload(opts["workload"], opts.get("dim"))
-        params = (model_params or {}).get(model, {})
-        if opts.get("data"):
-            from traces.readers import open_dataset
+WORKLOAD_OPTIONS = {
+    "workload": click.option("--workload", default="criteo-tb", show_default=True,
+                             help=f"Table preset ({', '.join(PRESETS)}) or a comma list of cardinalities."),
+    "dim": click.option("--dim", type=click.IntRange(min=1), default=None, help="Override the embedding dimension."),
+    "data": click.option("--data", type=click.Path(exists=True, dir_okay=False),
+                         help="Read lookups from a dataset (Criteo TSV, Avazu CSV, .npz) instead of generating them."),
+    "batch_size": click.option("--batch-size", type=click.IntRange(min=1), default=2048, show_default=True),
+    "batches": click.option("--batches", type=click.IntRange(min=1), default=DEFAULT_BATCHES, show_default=True,
+                            help="Number of batches (with --data: at most this many)."),
+    "pooling": click.option("--pooling", default=None,
+                            help="Bag size: N, one per feature (3,2,...), poisson:MEAN or uniform:LO-HI "
+                                 "[default: the workload's, else 1]."),
+    "alpha": click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
+                          help="Zipf exponent of token popularity (0 = uniform; <= 1 allowed)."),
+    "seed": click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                         help="Seed of the workload's token generator (the cache's streams: --cache-seed)."),
+    "params": click.option("--param", "params", multiple=True, metavar="[MODEL.]FIELD=VALUE",
+                           help="Representation parameter, e.g. memrec.d=50000 or robe.chunk=16 (repeatable)."),
+}
+# The parameters that describe a workload (refused where accesses come from a trace file).
+WORKLOAD_PARAMS = ("models", *WORKLOAD_OPTIONS)
 
-            rep = build(model, workload, **params)
-            batches = open_dataset(opts["data"], opts["batch_size"], caps=list(workload.cardinalities))
-            limited = itertools.islice(batches, opts["batches"])
-            return ModelTrace(rep, limited, batch_size=opts["batch_size"], num_batches=opts["batches"],
-                              line_bytes=opts["line_bytes"], source={"source": "dataset", "path": str(opts["data"])})
-        return model_trace(model, workload, batch_size=opts["batch_size"], batches=opts["batches"],
-                           seed=opts["seed"], alpha=opts["alpha"], pooling=opts["pooling"],
-                           line_bytes=opts["line_bytes"], **params)
+
+def workload_options(func=None, *, model_params: bool = True, include: tuple[str, ...] | None = None):
+    """Options describing where lookups come from (synthetic workload or a dataset file).
+
+    ``model_params=False`` leaves out ``--param`` (for commands that give it another meaning);
+    ``include`` picks a subset by parameter name (commands without dataset input).
+    """
+    if func is None:
+        return lambda f: workload_options(f, model_params=model_params, include=include)
+    names = [n for n in (include or WORKLOAD_OPTIONS) if model_params or n != "params"]
+    return _apply(func, [WORKLOAD_OPTIONS[n] for n in names])
+
+
+def models_option(default: str | None = None, help_text: str = "Representations besides dlrm (comma list) "
+                                                                 "[default: memrec]."):
+    """--model: a comma list of representations (the analysis adds the dlrm baseline)."""
+    return click.option("--model", "models", multiple=True, default=(default,) if default else (), help=help_text)
+
+
+def line_option(func):
+    """--line: the cache line size (all levels; the trace's line addresses)."""
+    return click.option("--line", "line_bytes", type=click.IntRange(min=1), default=64, show_default=True,
+                        help="Cache line bytes (all levels).")(func)
+
+
+def make_trace(model: str, opts, model_params: dict | None = None) -> ModelTrace:
+    """The ModelTrace of ``model`` on the workload of ``opts`` (a ``TraceSpec``, or a command's
+    workload option values: see ``workload_opts``); errors become click errors."""
+    spec = workload_opts(opts, model, model_params)
+    try:
+        return spec.build()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
 
-def workload_opts(kwargs: dict) -> dict:
-    """The workload_options subset of a command's kwargs."""
-    keys = ("workload", "dim", "data", "batch_size", "batches", "pooling", "alpha", "seed", "line_bytes")
-    return {k: kwargs[k] for k in keys if k in kwargs}
+def workload_opts(kwargs, model: str = "dlrm", model_params: dict | None = None):
+    """The ``traces.spec.TraceSpec`` of ``model`` that a command's workload option values describe.
+
+    ``kwargs``: the command's keyword arguments (the workload_options and --line values are
+    picked from them) or a ``TraceSpec`` to re-target at ``model``. ``model_params``:
+    ``parse_model_params``'s {model: {field: value}} (default: none, or the spec's own when
+    it already describes ``model``). A violated constraint is a click usage error.
+    """
+    from dataclasses import replace
+
+    from traces.spec import TraceSpec
+
+    try:
+        if isinstance(kwargs, TraceSpec):
+            own = kwargs.params if kwargs.model == model else ()
+            params = own if model_params is None else tuple((model_params.get(model) or {}).items())
+            return replace(kwargs, model=model, params=params)
+        keys = ("workload", "dim", "batch_size", "batches", "pooling", "alpha", "seed", "line_bytes")
+        fields = {k: kwargs[k] for k in keys if kwargs.get(k) is not None}
+        return TraceSpec(model=model, data=kwargs.get("data") or None,
+                         params=tuple(((model_params or {}).get(model) or {}).items()), **fields)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def size_option(*names, help_text: str, **kw):
@@ -146,16 +187,252 @@ def size_option(*names, help_text: str, **kw):
 
 
 def runtime_errors(func):
-    """Turn ValueError/OSError raised while running into one line and exit 1 (no traceback)."""
+    """The one error decorator: ValueError/OSError/RuntimeError raised while running become one
+    line and exit 1 (no traceback); click's own exits pass through."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (ValueError, OSError) as exc:
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (ValueError, OSError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper
+
+
+# -- "given by the user" and refusing options that do not apply ----------------------------
+
+def given(ctx: click.Context, name: str) -> bool:
+    """Whether parameter ``name`` came from the user (command line, environment, prompt)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source not in (click.core.ParameterSource.DEFAULT,
+                                                 click.core.ParameterSource.DEFAULT_MAP)
+
+
+def flag(ctx: click.Context, name: str) -> str:
+    """The option's flag as the user knows it (``--l1-ways``; ``--inclusive/--no-inclusive``)."""
+    for param in ctx.command.params:
+        if param.name == name:
+            opts = [o for o in param.opts if o.startswith("--")] or list(param.opts)
+            return "/".join(opts + list(param.secondary_opts))
+    return "--" + name.replace("_", "-")
+
+
+def refuse(ctx: click.Context, names, why: str) -> None:
+    """UsageError ``--opt why`` for the first of ``names`` the user gave."""
+    for name in names:
+        if given(ctx, name):
+            raise click.UsageError(f"{flag(ctx, name)} {why}")
+
+
+# -- cache options ---------------------------------------------------------------------------
+
+CACHE_OPTIONS = {
+    "ways": click.option("--ways", type=click.IntRange(min=1), default=16, show_default=True,
+                         help="LLC associativity."),
+    "policy": click.option("--policy", type=POLICY, default="lru", show_default=True,
+                           help="LLC replacement policy (memprof policies; case-insensitive)."),
+    "line_bytes": line_option,
+    "l1_size": click.option("--l1", "l1_size", default=None, metavar="SIZE",
+                            help=f"Private L1 in front of the LLC, e.g. 32KB; on a workload it replaces the CPU "
+                                 f"preset's L1d ({SIZE_HELP})."),
+    "l1_ways": click.option("--l1-ways", type=click.IntRange(min=1), default=8, show_default=True,
+                            help="With --l1: its associativity."),
+    "l1_policy": click.option("--l1-policy", type=POLICY, default="lru", show_default=True,
+                              help="With --l1: its replacement policy."),
+    "l2_size": click.option("--l2", "l2_size", default=None, metavar="SIZE",
+                            help=f"Private L2 in front of the LLC, e.g. 1MB; on a workload it replaces the CPU "
+                                 f"preset's L2 ({SIZE_HELP})."),
+    "l2_ways": click.option("--l2-ways", type=click.IntRange(min=1), default=16, show_default=True,
+                            help="With --l2: its associativity."),
+    "l2_policy": click.option("--l2-policy", type=POLICY, default="lru", show_default=True,
+                              help="With --l2: its replacement policy."),
+    "private_levels": click.option("--private-levels/--no-private-levels", default=True, show_default=True,
+                                   help="On a workload: the CPU preset's L1d and L2 in front of the LLC."),
+    "inclusive": click.option("--inclusive/--no-inclusive", default=False, show_default=True,
+                              help="Inclusive LLC (back-invalidates L1/L2 copies of its victims); default "
+                                   "non-inclusive in every command and mode."),
+    "prefetch": click.option("--prefetch/--no-prefetch", default=False, show_default=True,
+                             help="Next-line prefetcher at the LLC."),
+    "warmup": click.option("--warmup", default=None,
+                           help="Warm-up before measuring (statistics reset after): a fraction (0.25) or, on a "
+                                "trace, an access count (100000) [default: 0.25 of the batches on a workload, "
+                                "0 on a trace]."),
+    "sample_sets": click.option("--sample-sets", default=None, metavar="FRACTION",
+                                help="Simulate a seeded fraction of the LLC sets (e.g. 1/64) and scale the counts "
+                                     "(LLC-only: no private levels)."),
+    "threads": click.option("--threads", type=click.IntRange(min=1), default=DEFAULT_THREADS,
+                            show_default=f"the CPU count, {DEFAULT_THREADS} here",
+                            help="Threads for set-partitioned simulation (same counts at any thread count)."),
+    "cache_seed": click.option("--cache-seed", type=click.IntRange(min=0), default=0, show_default=True,
+                               help="Seed of the random/BRRIP/DRRIP policy streams and of set sampling."),
+}
+
+
+def cache_options(func=None, *, llc_default: str | None = "56MB", llc_multiple: bool = True,
+                  exclude: tuple[str, ...] = ()):
+    """The simulated hierarchy: --llc, --ways, --policy, --line, --l1/--l2 (+ ways, policy),
+    --private-levels, --inclusive, --prefetch, --warmup, --sample-sets, --threads, --cache-seed.
+
+    ``llc_multiple=False``: one --llc size; ``exclude``: parameters a command has no use for.
+    """
+    if func is None:
+        return lambda f: cache_options(f, llc_default=llc_default, llc_multiple=llc_multiple, exclude=exclude)
+    if llc_multiple:
+        llc = size_option("--llc", multiple=True, default=(llc_default,) if llc_default else (),
+                          show_default=bool(llc_default),
+                          help_text="LLC size; repeat or give a comma list for one row per size")
+    else:
+        llc = size_option("--llc", default=llc_default, show_default=bool(llc_default), help_text="LLC size")
+    return _apply(func, [llc] + [o for n, o in CACHE_OPTIONS.items() if n not in exclude])
+
+
+def check_cache(ctx: click.Context, kwargs: dict, preset_levels: bool) -> None:
+    """Refuse cache options that do not apply: a private level's ways/policy without its size,
+    --private-levels where the CPU preset's levels do not apply (``preset_levels=False``: a
+    trace file), a private level with --no-private-levels, set sampling behind private levels."""
+    for level in ("l1", "l2"):
+        if not given(ctx, f"{level}_size"):
+            refuse(ctx, (f"{level}_ways", f"{level}_policy"), f"needs --{level} SIZE (the level it describes)")
+    private = [n for n in ("l1_size", "l2_size") if given(ctx, n)]
+    if not preset_levels:
+        refuse(ctx, ("private_levels",), "applies to a workload analysis (the CPU preset's L1d and L2); "
+                                         "with --trace give --l1/--l2")
+    elif not kwargs["private_levels"] and private:
+        raise click.UsageError(f"{flag(ctx, private[0])} replaces one of the CPU preset's private levels, which "
+                               "--no-private-levels removes: give one or the other")
+    elif kwargs["private_levels"] and kwargs.get("sample_sets") is not None and not private:
+        raise click.UsageError("--sample-sets applies to LLC-only simulations; the CPU preset's private levels "
+                               "(on by default) sit in front of the LLC: add --no-private-levels")
+    if private and kwargs.get("sample_sets") is not None:
+        raise click.UsageError(f"--sample-sets applies to LLC-only simulations; {flag(ctx, private[0])} puts "
+                               "a private level in front of the LLC")
+    if kwargs.get("sample_sets") is not None:
+        try:
+            parse_fraction(kwargs["sample_sets"])
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sample-sets") from None
+
+
+def level_config(kwargs: dict, level: str) -> CacheConfig | None:
+    """The --l1/--l2 level as a CacheConfig (None when not given); BadParameter names it."""
+    size = kwargs.get(f"{level}_size")
+    if size is None:
+        return None
+    try:
+        return CacheConfig(size, kwargs[f"{level}_ways"], kwargs["line_bytes"], kwargs[f"{level}_policy"],
+                           kwargs["cache_seed"])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{level}") from None
+
+
+def llc_list(values, option: str = "--llc") -> list[int]:
+    """The --llc sizes (at least one)."""
+    sizes = parse_sizes(values, option)
+    if not sizes:
+        raise click.UsageError(f"give at least one {option} size")
+    return sizes
+
+
+def llc_configs(kwargs: dict, sizes: list[int]) -> list[CacheConfig]:
+    """One LLC CacheConfig per size from --ways/--line/--policy/--cache-seed."""
+    try:
+        return [CacheConfig(size, kwargs["ways"], kwargs["line_bytes"], kwargs["policy"], kwargs["cache_seed"])
+                for size in sizes]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--llc/--ways/--line") from None
+
+
+def workload_warmup(text: str | None) -> float:
+    """--warmup on a workload: a fraction of the batches (default 0.25)."""
+    value = 0.25 if text is None else parse_warmup(text)
+    if not isinstance(value, float) and value != 0:
+        raise click.BadParameter("on a workload the warm-up is a fraction of the batches (e.g. 0.25)",
+                                 param_hint="--warmup")
+    return float(value)
+
+
+def cache_setup(ctx: click.Context, kwargs: dict, llc_sizes: list[int], threads: int | None = None):
+    """The workload analysis' CacheSetup from cache_options values (after ``check_cache``)."""
+    from memprof.analysis.experiment import CacheSetup
+
+    try:
+        return CacheSetup(tuple(llc_sizes), ways=kwargs["ways"], policy=kwargs["policy"],
+                          line_bytes=kwargs["line_bytes"], private_levels=kwargs["private_levels"],
+                          l1=level_config(kwargs, "l1"), l2=level_config(kwargs, "l2"),
+                          inclusive=kwargs["inclusive"], prefetch=kwargs["prefetch"],
+                          warmup=workload_warmup(kwargs["warmup"]), sample_sets=kwargs["sample_sets"],
+                          threads=kwargs["threads"] if threads is None else threads, seed=kwargs["cache_seed"])
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+# -- timing and output options ---------------------------------------------------------------
+
+TIMING_PARAMS = ("cpu", "timing_items", "timing_file")
+
+
+def timing_options(func):
+    """CPU preset and timing-model overrides."""
+    return _apply(func, [
+        click.option("--cpu", default="icx", show_default=True,
+                     help=f"Timing preset (and private levels): {', '.join(cpu_preset_names())}."),
+        click.option("--timing", "timing_items", multiple=True, metavar="KEY=VALUE",
+                     help="Override a timing parameter, e.g. mlp=6 or dram_cycles=400 (repeatable)."),
+        click.option("--timing-file", type=click.Path(exists=True, dir_okay=False),
+                     help="TOML file with a [timing] table of overrides."),
+    ])
+
+
+def timing_overrides(cpu: str, items, path) -> dict:
+    """Merge --timing-file and --timing (the latter wins); click errors name the problem."""
+    if cpu not in cpu_preset_names():
+        raise click.BadParameter(f"unknown CPU preset {cpu!r}; known: {', '.join(cpu_preset_names())}", param_hint="--cpu")
+    try:
+        overrides = load_overrides_toml(path) if path else {}
+        given_items = parse_timing_overrides(items)
+        per_model = {**overrides.get("compute_cycles_per_lookup", {}),
+                     **given_items.pop("compute_cycles_per_lookup", {})}
+        overrides.update(given_items)
+        if per_model:
+            overrides["compute_cycles_per_lookup"] = per_model
+        check_model_overrides(overrides)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timing") from None
+    return overrides
+
+
+def output_options(func=None, *, output: bool = True, progress: bool = True, columns: bool = False):
+    """--format, -o/--output, --progress; ``columns``: --all-columns and --metadata FILE too."""
+    if func is None:
+        return lambda f: output_options(f, output=output, progress=progress, columns=columns)
+    from memprof.report.tables import FORMATS
+
+    options = [click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)]
+    if output:
+        options.append(click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                                    help="Write to FILE (atomically) instead of stdout."))
+    if progress:
+        options.append(click.option("--progress/--no-progress", default=True, show_default=True,
+                                    help="Progress on stderr."))
+    if columns:
+        options += [
+            click.option("--all-columns", is_flag=True,
+                         help="Table/Markdown: every column (CSV and JSON always carry every column)."),
+            click.option("--metadata", "metadata_path", type=click.Path(dir_okay=False), default=None,
+                         help="Write the run's metadata (seed, versions, host, parameters) to this JSON file."),
+        ]
+    return _apply(func, options)
+
+
+def model_list(models) -> list[str]:
+    """The requested models with the dlrm baseline first (added when missing)."""
+    from memprof.analysis.experiment import BASELINE
+
+    chosen = parse_models(models or DEFAULT_MODELS)
+    return [BASELINE] + [m for m in chosen if m != BASELINE]
 
 
 def long_run_options(func):
@@ -201,3 +478,70 @@ def parse_warmup(text: str) -> int | float:
         raise click.BadParameter(f"{text!r}: expected a fraction in [0, 1) such as 0.1, or an access count",
                                  param_hint="--warmup")
     return value
+
+
+# -- long runs and executors (memprof.run) ------------------------------------------------------
+
+
+def checkpoint_policy(directory, every_seconds: float, resume: bool):
+    """The ``memprof.run.longrun.CheckpointPolicy`` of --checkpoint/--checkpoint-every/--resume
+    (None without --checkpoint); click errors on misuse."""
+    from memprof.run.longrun import CheckpointPolicy
+
+    if directory is None:
+        if resume:
+            raise click.UsageError("--resume needs --checkpoint DIR (where the checkpoint was saved)")
+        return None
+    try:
+        return CheckpointPolicy(directory, every_seconds, resume)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--checkpoint-every") from None
+
+
+def finish_partial(stop, fmt: str, output, emitter=None, *, kind: str | None = None) -> None:
+    """After ``memprof.run.longrun.Interrupted``: write the partial frame (when it has rows)
+    like a normal result, the summary line on stderr, and exit with the stop's status (130
+    after Ctrl-C, 143 after SIGTERM). ``emitter(frame, metadata)`` writes the rows the way
+    the command writes complete ones (default: ``emit`` with the metadata, as a ``kind`` result)."""
+    from memprof.report.tables import emit
+
+    if stop.frame is not None and len(stop.frame):
+        if emitter is None:
+            emit(stop.frame, fmt, output, metadata=stop.metadata, kind=kind)
+        else:
+            emitter(stop.frame, stop.metadata)
+    click.echo(stop.message, err=True)
+    raise click.exceptions.Exit(stop.exit_code)
+
+
+def executor_options(func):
+    """``--jobs N`` / ``--dask`` / ``--scheduler ADDRESS`` (turned into a spec by ``executor_spec``)."""
+    options = [
+        click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Local worker processes (1: run in this process). With --dask: the local "
+                          "cluster's workers [default there: one per core]."),
+        click.option("--dask", "use_dask", is_flag=True, default=False,
+                     help="Run the jobs on a local Dask cluster (needs memprof[dask])."),
+        click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="Run the jobs on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                          "(its workers need memprof installed; needs memprof[dask])."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def executor_spec(jobs: int, use_dask: bool, scheduler: str | None):
+    """The ``memprof.run.executors.ExecutorSpec`` of ``executor_options`` values; conflicting
+    flags are a usage error."""
+    from memprof.run.executors import ExecutorSpec
+
+    if use_dask and scheduler:
+        raise click.UsageError("--dask starts a local cluster and --scheduler uses an existing one: give one")
+    if scheduler and jobs > 1:
+        raise click.UsageError("--jobs counts local processes; with --scheduler the scheduler's workers run "
+                               "the jobs: leave --jobs out")
+    try:
+        return ExecutorSpec(jobs=jobs, dask=use_dask, scheduler=scheduler)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None

@@ -14,31 +14,19 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from memprof.cli.analysis_options import output_options
-from memprof.run.executors import executor_options, open_executor, spec_from_options
-from memprof.run.longrun import EXIT_INTERRUPTED
+from memprof.cli.options import (WORKLOAD_PARAMS, cache_options, check_cache, level_config, llc_configs,
+                                 output_options, parse_model_params, parse_warmup, refuse, runtime_errors,
+                                 workload_options, workload_opts)
+from memprof.cli.options import executor_options, executor_spec
+from memprof.run.driver import resolve_warmup
+from memprof.run.executors import open_executor
+from memprof.run.longrun import Interrupted
 from memprof.report.metadata import run_metadata
-from memprof.cli.options import parse_model_params, parse_warmup, runtime_errors, size_option, workload_options
-from memprof.analysis.partitioned import FileSource, ModelSource, partition_jobs, result_row, simulate_partitioned
+from memprof.analysis.partitioned import (FileSource, measured_lookups, partition_jobs, result_row,
+                                         simulate_partitioned, source_length)
 from memprof.report.tables import emit
-from memprof.analysis.sweep import count_accesses
-from sim.config import CacheConfig
-from sim.engine.simulator import resolve_warmup
-from sim.policies import POLICIES
-from sim.sampling import parse_fraction
 from sim.time_sampling import TimeSampling
 from traces.representations import REGISTRY
-from traces.workloads import get_workload
-
-
-
-def _level(size, ways, line_bytes, option) -> CacheConfig | None:
-    if size is None:
-        return None
-    try:
-        return CacheConfig(size, ways, line_bytes, "lru")
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 def _source(trace_path, model, params, kwargs):
@@ -49,49 +37,24 @@ def _source(trace_path, model, params, kwargs):
     if kwargs["data"]:
         raise click.UsageError("--data: write the dataset's trace once (memprof trace --data FILE -o run.trace) "
                                "and pass --trace run.trace, so every worker reads the same accesses")
-    try:
-        get_workload(kwargs["workload"], kwargs["dim"])
-        model_params = parse_model_params(params, [model]).get(model, {})
-        return ModelSource(model, kwargs["workload"], kwargs["dim"], kwargs["batch_size"], kwargs["batches"],
-                           kwargs["seed"], kwargs["alpha"], kwargs["pooling"], kwargs["line_bytes"],
-                           tuple(model_params.items()))
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    return workload_opts(kwargs, model, parse_model_params(params, [model]))
 
 
 def _warmup(text: str, source) -> int:
     """An access count, or a fraction of the trace (the trace is then counted once, here)."""
-    value = parse_warmup(text)
-    if isinstance(value, float) and value > 0:
-        total = count_accesses(source.path) if isinstance(source, FileSource) else \
-            sum(int(c.shape[0]) for c in source.chunks())
-        return resolve_warmup(value, total)
-    return resolve_warmup(value, None)
+    return resolve_warmup(parse_warmup(text), lambda: source_length(source))
 
 
 @click.command("simulate-partitioned")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False),
               help="Trace file every worker can read (memprof .trace, .npy or din) [default: regenerate the "
-                   "--model trace of the workload in each worker].")
+                   "--model trace of the workload in each worker]; the workload options then do not apply.")
 @click.option("--model", type=click.Choice(list(REGISTRY)), default="dlrm", show_default=True,
               help="Without --trace: the representation whose kernel trace is simulated.")
-@workload_options(batches=10)
-@size_option("--llc", default="56MB", show_default=True, help_text="LLC size")
-@click.option("--ways", type=click.IntRange(min=1), default=16, show_default=True, help="LLC associativity.")
-@click.option("--policy", type=click.Choice(list(POLICIES), case_sensitive=False), default="lru", show_default=True,
-              help="LLC replacement policy (DRRIP cannot be split by sets).")
-@size_option("--l1", "l1_size", default=None, help_text="Private L1 in front of the LLC (e.g. 32KB)")
-@click.option("--l1-ways", type=click.IntRange(min=1), default=8, show_default=True)
-@size_option("--l2", "l2_size", default=None, help_text="Private L2 in front of the LLC (e.g. 1MB)")
-@click.option("--l2-ways", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--inclusive/--no-inclusive", default=True, show_default=True)
-@click.option("--prefetch/--no-prefetch", default=False, show_default=True, help="Next-line prefetcher at the LLC.")
+@workload_options
+@cache_options(llc_multiple=False, exclude=("private_levels", "threads"))
 @click.option("--partitions", type=click.IntRange(min=1), required=True,
-              help="Set partitions (one job each; must divide the set count).")
-@click.option("--warmup", default="0", show_default=True,
-              help="Accesses fed before counting starts, or a fraction of the trace (0.25).")
-@click.option("--sample-sets", default=None, help="Simulate this fraction of LLC sets (1/64); rows carry "
-                                                   "llc_misses_stderr.")
+              help="Set partitions (one job each; must divide the set count; DRRIP cannot be split).")
 @click.option("--time-sample", metavar="W/P", help="Measure W accesses out of every P (e.g. 1M/16M); rows carry "
                                                    "llc_misses_stderr.")
 @click.option("--window-warmup", default="0", show_default=True, metavar="ACCESSES",
@@ -100,8 +63,7 @@ def _warmup(text: str, source) -> int:
 @output_options
 @click.pass_context
 @runtime_errors
-def simulate_partitioned_command(ctx, trace_path, model, params, llc, ways, policy, l1_size, l1_ways, l2_size,
-                                 l2_ways, inclusive, prefetch, partitions, warmup, sample_sets, time_sample,
+def simulate_partitioned_command(ctx, trace_path, model, params, llc, partitions, warmup, sample_sets, time_sample,
                                  window_warmup, jobs, use_dask, scheduler, fmt, output, progress, **kwargs):
     """Simulate ONE cache configuration as --partitions independent jobs (each owns a share of
     the LLC sets and streams the whole trace), merged into exactly the single-process counts.
@@ -112,21 +74,18 @@ def simulate_partitioned_command(ctx, trace_path, model, params, llc, ways, poli
       memprof simulate-partitioned --model dlrm --batches 2000 --partitions 16 --scheduler tcp://10.0.0.5:8786
       memprof simulate-partitioned --trace big.trace --partitions 4 --dask --sample-sets 1/64
     """
-    spec = spec_from_options(jobs, use_dask, scheduler)
+    spec = executor_spec(jobs, use_dask, scheduler)
+    if trace_path is not None:
+        refuse(ctx, ("model", *WORKLOAD_PARAMS), "describes a workload; with --trace every worker reads the file")
+    check_cache(ctx, {**kwargs, "sample_sets": sample_sets}, preset_levels=False)
     source = _source(trace_path, model, params, kwargs)
-    line_bytes = kwargs["line_bytes"]
+    config = llc_configs(kwargs, [llc])[0]
     try:
-        config = CacheConfig(llc, ways, line_bytes, policy, kwargs["seed"])
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--llc/--ways/--line") from None
-    try:
-        if sample_sets is not None:
-            parse_fraction(sample_sets)
         sampling = TimeSampling.parse(time_sample, window_warmup) if time_sample else None
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--sample-sets/--time-sample") from None
-    options = dict(l1=_level(l1_size, l1_ways, line_bytes, "--l1"), l2=_level(l2_size, l2_ways, line_bytes, "--l2"),
-                   inclusive=inclusive, prefetch=prefetch, warmup=_warmup(warmup, source), sample_sets=sample_sets,
+        raise click.BadParameter(str(exc), param_hint="--time-sample") from None
+    options = dict(l1=level_config(kwargs, "l1"), l2=level_config(kwargs, "l2"), inclusive=kwargs["inclusive"],
+                   prefetch=kwargs["prefetch"], warmup=_warmup(warmup or "0", source), sample_sets=sample_sets,
                    time_sampling=sampling)
     try:
         partition_jobs(source, config, partitions, **options)  # geometry checks before anything runs
@@ -143,14 +102,16 @@ def simulate_partitioned_command(ctx, trace_path, model, params, llc, ways, poli
     try:
         with open_executor(spec) as pool:
             result = simulate_partitioned(source, config, partitions, executor=pool, on_done=done, **options)
-    except KeyboardInterrupt:
-        click.echo("simulate-partitioned interrupted: a merged result needs every partition; nothing written",
-                   err=True)
-        ctx.exit(EXIT_INTERRUPTED)
-    row = result_row(result, source, kwargs["seed"], extra=(("partitions", partitions),))
-    emit(pd.DataFrame([row]), fmt, output,
+    except Interrupted as stop:
+        click.echo(stop.message, err=True)
+        ctx.exit(stop.exit_code)
+    lookups, why = measured_lookups(source, options["warmup"], sampling)
+    seed = kwargs["cache_seed"] if trace_path else kwargs["seed"]  # a trace file's only seed is the cache's
+    row = result_row(result, source, seed, extra=(("partitions", partitions), ("cache_seed", kwargs["cache_seed"])),
+                     lookups=lookups)
+    emit(pd.DataFrame([row]), fmt, output, kind="simulate-partitioned",
          metadata=run_metadata(source=source.describe(), llc=config.describe(), partitions=partitions,
-                               executor=spec.describe()))
+                               executor=spec.describe(), **({"lookups": why} if why else {})))
 
 
 COMMANDS = [simulate_partitioned_command]

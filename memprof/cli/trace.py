@@ -5,15 +5,17 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from memprof.cli.options import make_trace, parse_model_params, runtime_errors, workload_options, workload_opts
+from memprof.cli.options import (line_option, make_trace, output_options, parse_model_params, runtime_errors,
+                                 workload_options, workload_opts)
 from memprof.run.progress import Progress
-from memprof.report.tables import FORMATS, emit
+from memprof.report.tables import emit
 from traces.representations import REGISTRY
 from traces.format.tracefile import TraceWriter, export_trace, trace_info
 
 
 @click.group(invoke_without_command=True)
 @workload_options
+@line_option
 @click.option("--model", type=click.Choice(list(REGISTRY)), default="memrec", show_default=True,
               help="Embedding representation whose reads are traced.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Trace file to write (memprof format).")
@@ -47,7 +49,7 @@ def trace(ctx, model, output, params, **kwargs):
 @trace.command("info")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--line", "line_bytes", type=int, default=None, help="Line size for the footprint [default: the trace's].")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@output_options(output=False, progress=False)
 @runtime_errors
 def info(path, line_bytes, fmt):
     """Counts, footprint (distinct lines and bytes) and per-table breakdown of a trace file.
@@ -67,7 +69,7 @@ def info(path, line_bytes, fmt):
     metadata = {k: result[k] for k in ("path", "format", "line_bytes", "header")}
     if fmt == "table":
         click.echo(f"{result['path']}: {result['format']} trace, line {result['line_bytes']} B")
-    emit(frame, fmt, metadata=metadata)
+    emit(frame, fmt, metadata=metadata, kind="trace-info")
 
 
 @trace.command("export")
