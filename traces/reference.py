@@ -2,100 +2,208 @@
 
 The oracle the Numba kernels and emitters are tested against: plain Python ints
 (no numba, no uint64 wrap-around tricks) for the index arithmetic, numpy only for
-adding up rows. ``reference_reads`` lists the (byte address, byte count) reads of
-a batch in kernel order; ``reference_lines`` expands them into line addresses;
-``reference_pooled`` computes the pooled embeddings.
+adding up rows. Everything derived is derived here, from the published definitions
+(SPEC section 2, the representation modules' docstrings) and the primary inputs only:
+the workload's cardinalities and dim and the config's fields. Factorisations, hash
+parameters, array sizes and the address layout are recomputed, not read from the
+object under test, so a wrong one there makes the comparison fail.
+
+``reference_reads`` lists the (byte address, byte count) reads of a batch in kernel
+order; ``reference_lines`` expands them into line addresses; ``reference_pooled``
+computes the pooled embeddings from the representation's allocated float32 buffer.
 """
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 from traces.batch import Batch
+from traces.layout import LAYOUT_BASE, PAGE_BYTES
 from traces.representations import Representation
 
-_P = 2038074743
+_P = 2038074743  # ROBE's prime
 _MASK64 = (1 << 64) - 1
 
 
+# --------------------------------------------------------------------------- definitions
+
 def _mas(a: int, b: int, key: int, n: int) -> int:
-    """Multiply-add-shift hash reduced to [0, n) (Lemire), with Python ints."""
+    """Multiply-add-shift hash ((a*key + b) mod 2**64) >> 32, reduced to [0, n) by (h * n) >> 32."""
     h32 = ((int(a) * key + int(b)) & _MASK64) >> 32
     return (h32 * n) >> 32
 
 
-def _lookups(rep: Representation, batch: Batch):
-    """(feature, sample, local id) of every lookup in kernel order."""
-    for t in range(batch.num_features):
-        n = int(rep.workload.cardinalities[t])
-        for b in range(batch.batch_size):
-            for token in batch.bag(t, b):
-                yield t, b, int(token) % n
+def _splitmix64(x: int) -> int:
+    z = (x + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
 
 
-def _region(rep: Representation, name: str):
-    for region in rep.layout.regions:
-        if region.name == name:
-            return region
-    raise KeyError(name)
+def _hash_params(seed: int, count: int, stream: int) -> list[tuple[int, int]]:
+    """``count`` (a, b) pairs: SplitMix64 steps from seed * FNV prime + stream * golden ratio; a odd."""
+    state = (seed * 0x100000001B3 + stream * 0x9E3779B1) & _MASK64
+    out = []
+    for _ in range(count):
+        state = _splitmix64(state)
+        a = state | 1
+        state = _splitmix64(state)
+        out.append((a, state))
+    return out
 
 
-def _factors(rep, t):
-    p = [int(v) for v in rep.p_factors[t]]
-    return p[0], p[1], p[2]
+def _row_factors(rows: int) -> tuple[int, int, int]:
+    """p1 = p2 = ceil(cbrt(rows)) (the smallest p with p**3 >= rows), p3 = ceil(rows / p**2)."""
+    p = 1
+    while p ** 3 < rows:
+        p += 1
+    return p, p, -(-rows // (p * p))
 
 
-def _reads_of(rep: Representation, t: int, local: int) -> list[tuple[str, int, int]]:
-    """(array name, first float, float count) read for one lookup, in kernel order."""
-    dim = rep.dim
-    n = int(rep.workload.cardinalities[t])
-    gid = sum(rep.workload.cardinalities[:t]) + local
-    c = rep.config
-    if rep.name == "dlrm":
-        return [(f"table_{t}", local * dim, dim)]
-    if rep.name == "hashing":
-        row = local if n <= c.rows else _mas(rep.params[0], rep.params[1], gid, c.rows)
-        return [(f"table_{t}", row * dim, dim)]
-    if rep.name == "qr":
-        if n <= c.threshold:
+def _dim_factors(dim: int) -> tuple[int, int, int]:
+    """q1 <= q2 <= q3 with q1*q2*q3 = dim and the smallest q3 (then the smallest q1), by search."""
+    triples = [(a, b, dim // (a * b)) for a in range(1, dim + 1) for b in range(a, dim + 1)
+               if dim % (a * b) == 0 and dim // (a * b) >= b]
+    return min(triples, key=lambda q: (q[2], q[0]))
+
+
+class _Model:
+    """The arrays (name, float count, in layout order) and the reads of one lookup of ``rep``."""
+
+    def __init__(self, rep: Representation):
+        self.name = rep.name
+        self.c = rep.config
+        self.n = [int(v) for v in rep.workload.cardinalities]
+        self.dim = int(rep.workload.dim)
+        self.val_offsets = [sum(self.n[:t]) for t in range(len(self.n))]
+        self.arrays = self._arrays()
+        self.base_addr, self.first_elem = {}, {}
+        addr, elem = LAYOUT_BASE, 0
+        for name, floats in self.arrays:
+            self.base_addr[name], self.first_elem[name] = addr, elem
+            elem += floats
+            addr = -(-(addr + 4 * floats) // PAGE_BYTES) * PAGE_BYTES
+
+    def _arrays(self) -> list[tuple[str, int]]:
+        c, n, dim = self.c, self.n, self.dim
+        if self.name == "dlrm":
+            return [(f"table_{t}", rows * dim) for t, rows in enumerate(n)]
+        if self.name == "hashing":
+            return [(f"table_{t}", min(rows, c.rows) * dim) for t, rows in enumerate(n)]
+        if self.name == "qr":
+            cols = dim // 2 if c.combine == "concat" else dim
+            out = []
+            for t, rows in enumerate(n):
+                if rows > c.threshold:
+                    out += [(f"q_{t}", -(-rows // c.collisions) * cols), (f"r_{t}", c.collisions * cols)]
+                else:
+                    out.append((f"table_{t}", rows * dim))
+            return out
+        if self.name == "robe":
+            if c.size_floats is not None:
+                self.size = c.size_floats
+            else:
+                self.size = max(c.chunk, math.ceil(Fraction(sum(n) * dim) / Fraction(c.compression)))
+            return [("robe_memory", self.size)]
+        if self.name == "ttrec":
+            self.q = _dim_factors(dim)
+            r = c.rank
+            self.slice = (self.q[0] * r, r * self.q[1] * r, r * self.q[2])
+            out = []
+            for t, rows in enumerate(n):
+                if rows >= c.min_rows:
+                    p = _row_factors(rows)
+                    out += [(f"core{k + 1}_{t}", p[k] * self.slice[k]) for k in range(3)]
+                else:
+                    out.append((f"table_{t}", rows * dim))
+            return out
+        if self.name == "memrec":
+            self.tok_params = _hash_params(c.hash_seed, c.k, stream=0)
+            self.w_params = _hash_params(c.hash_seed, c.k_weight, stream=1)
+            pair = [("token_table", c.d * dim), ("weight_table", c.d_weight * c.weight_width)]
+            if c.shared:
+                return pair
+            return [(f"{name}_{t}", floats) for t in range(len(n)) for name, floats in pair]
+        raise ValueError(f"no reference for {self.name}")
+
+    def reads(self, t: int, local: int) -> list[tuple[str, int, int]]:
+        """(array name, first float, float count) read for one lookup, in kernel order."""
+        c, dim, n = self.c, self.dim, self.n[t]
+        gid = self.val_offsets[t] + local
+        if self.name == "dlrm":
             return [(f"table_{t}", local * dim, dim)]
-        cols = dim // 2 if c.combine == "concat" else dim
-        q, r = divmod(local, c.collisions)
-        return [(f"q_{t}", q * cols, cols), (f"r_{t}", r * cols, cols)]
-    if rep.name == "robe":
-        z = c.chunk
-        span = rep.size_floats - z + 1
-        reads = []
-        for chunk in range((dim + z - 1) // z):
-            loc = ((gid * c.r3 + chunk * c.r2 + c.r1) % _P) % span
-            reads.append(("robe_memory", loc, min(dim, (chunk + 1) * z) - chunk * z))
-        return reads
-    if rep.name == "ttrec":
-        if n < c.min_rows:
-            return [(f"table_{t}", local * dim, dim)]
-        _, p2, p3 = _factors(rep, t)
-        digits = (local // (p2 * p3), (local // p3) % p2, local % p3)
-        q1, q2, q3 = (int(v) for v in rep.q_factors)
-        r = c.rank
-        sizes = (q1 * r, r * q2 * r, r * q3)
-        return [(f"core{k + 1}_{t}", digits[k] * sizes[k], sizes[k]) for k in range(3)]
-    if rep.name == "memrec":
+        if self.name == "hashing":
+            if n <= c.rows:
+                return [(f"table_{t}", local * dim, dim)]
+            a, b = _hash_params(c.hash_seed, 1, stream=0)[0]
+            return [(f"table_{t}", _mas(a, b, gid, c.rows) * dim, dim)]
+        if self.name == "qr":
+            if n <= c.threshold:
+                return [(f"table_{t}", local * dim, dim)]
+            cols = dim // 2 if c.combine == "concat" else dim
+            q, r = divmod(local, c.collisions)
+            return [(f"q_{t}", q * cols, cols), (f"r_{t}", r * cols, cols)]
+        if self.name == "robe":
+            z = c.chunk
+            span = self.size - z + 1
+            return [("robe_memory", ((gid * c.r3 + chunk * c.r2 + c.r1) % _P) % span,
+                     min(dim, (chunk + 1) * z) - chunk * z) for chunk in range(-(-dim // z))]
+        if self.name == "ttrec":
+            if n < c.min_rows:
+                return [(f"table_{t}", local * dim, dim)]
+            _, p2, p3 = _row_factors(n)
+            digits = (local // (p2 * p3), (local // p3) % p2, local % p3)
+            return [(f"core{k + 1}_{t}", digits[k] * self.slice[k], self.slice[k]) for k in range(3)]
+        # memrec: the k' weight entries, then the k token rows
         key = gid if c.shared else local
         suffix = "" if c.shared else f"_{t}"
         reads = [(f"weight_table{suffix}", _mas(a, b, key, c.d_weight) * c.weight_width, c.weight_width)
-                 for a, b in rep.w_params]
-        reads += [(f"token_table{suffix}", _mas(a, b, key, c.d) * dim, dim) for a, b in rep.tok_params]
+                 for a, b in self.w_params]
+        reads += [(f"token_table{suffix}", _mas(a, b, key, c.d) * dim, dim) for a, b in self.tok_params]
         return reads
-    raise ValueError(f"no reference for {rep.name}")
 
+    def embedding(self, weights: np.ndarray, t: int, local: int) -> np.ndarray:
+        """The (unpooled) embedding of one token, float64, from the flat float32 buffer."""
+        dim, c = self.dim, self.c
+        reads = [(name, weights[self.first_elem[name] + first: self.first_elem[name] + first + count]
+                  .astype(np.float64)) for name, first, count in self.reads(t, local)]
+        if self.name == "qr" and len(reads) == 2:
+            q, r = reads[0][1], reads[1][1]
+            return {"mult": q * r, "add": q + r, "concat": np.concatenate([q, r])}[c.combine]
+        if self.name == "robe":
+            return np.concatenate([v for _, v in reads])
+        if self.name == "ttrec" and len(reads) == 3:
+            q1, q2, q3 = self.q
+            r = c.rank
+            g1 = reads[0][1].reshape(q1, r)
+            g2 = reads[1][1].reshape(r, q2, r)
+            g3 = reads[2][1].reshape(r, q3)
+            return np.einsum("au,ubv,vc->abc", g1, g2, g3).reshape(dim)
+        if self.name == "memrec":
+            alpha = sum(v for name, v in reads if name.startswith("weight"))
+            rows = sum(v for name, v in reads if name.startswith("token"))
+            return np.repeat(alpha, dim // c.weight_width) * rows
+        return reads[0][1]
+
+
+def _lookups(model: _Model, batch: Batch):
+    """(feature, sample, local id) of every lookup in kernel order."""
+    for t in range(batch.num_features):
+        for b in range(batch.batch_size):
+            for token in batch.bag(t, b):
+                yield t, b, int(token) % model.n[t]
+
+
+# --------------------------------------------------------------------------- the oracle
 
 def reference_reads(rep: Representation, batch: Batch) -> list[tuple[int, int]]:
     """(byte address, byte count) of every contiguous read, in kernel order."""
-    out = []
-    for t, _, local in _lookups(rep, batch):
-        for name, first, count in _reads_of(rep, t, local):
-            out.append((_region(rep, name).base_addr + 4 * first, 4 * count))
-    return out
+    model = _Model(rep)
+    return [(model.base_addr[name] + 4 * first, 4 * count)
+            for t, _, local in _lookups(model, batch) for name, first, count in model.reads(t, local)]
 
 
 def reference_lines(rep: Representation, batch: Batch, line_bytes: int = 64) -> list[int]:
@@ -107,35 +215,15 @@ def reference_lines(rep: Representation, batch: Batch, line_bytes: int = 64) -> 
     return lines
 
 
-def reference_embedding(rep: Representation, t: int, local: int) -> np.ndarray:
-    """The (unpooled) embedding of one token, float64, from the allocated arrays."""
-    dim = rep.dim
-    reads = [(name, rep.array(name)[first : first + count].astype(np.float64))
-             for name, first, count in _reads_of(rep, t, local)]
-    c = rep.config
-    if rep.name == "qr" and len(reads) == 2:
-        q, r = reads[0][1], reads[1][1]
-        return {"mult": q * r, "add": q + r, "concat": np.concatenate([q, r])}[c.combine]
-    if rep.name == "robe":
-        return np.concatenate([v for _, v in reads])
-    if rep.name == "ttrec" and len(reads) == 3:
-        q1, q2, q3 = (int(v) for v in rep.q_factors)
-        r = c.rank
-        g1 = reads[0][1].reshape(q1, r)
-        g2 = reads[1][1].reshape(r, q2, r)
-        g3 = reads[2][1].reshape(r, q3)
-        return np.einsum("au,ubv,vc->abc", g1, g2, g3).reshape(dim)
-    if rep.name == "memrec":
-        width = c.weight_width
-        alpha = sum(v for name, v in reads if name.startswith("weight"))
-        rows = sum(v for name, v in reads if name.startswith("token"))
-        return np.repeat(alpha, dim // width) * rows
-    return reads[0][1]
-
-
 def reference_pooled(rep: Representation, batch: Batch) -> np.ndarray:
-    """Sum-pooled embeddings (num_features, batch_size, dim), float64."""
-    out = np.zeros((batch.num_features, batch.batch_size, rep.dim))
-    for t, b, local in _lookups(rep, batch):
-        out[t, b] += reference_embedding(rep, t, local)
+    """Sum-pooled embeddings (num_features, batch_size, dim), float64, from ``rep.weights``."""
+    if rep.weights is None:
+        raise ValueError(f"{rep.name}: call allocate() before computing the reference embeddings")
+    model = _Model(rep)
+    total = sum(floats for _, floats in model.arrays)
+    if rep.weights.size != total:
+        raise ValueError(f"{rep.name}: the buffer holds {rep.weights.size} floats, the definitions need {total}")
+    out = np.zeros((batch.num_features, batch.batch_size, model.dim))
+    for t, b, local in _lookups(model, batch):
+        out[t, b] += model.embedding(rep.weights, t, local)
     return out

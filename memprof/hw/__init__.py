@@ -1,6 +1,7 @@
 """Real-hardware measurement of the embedding kernels.
 
-- ``cpu``: vendor, family/model (Zen generation), cache geometry of this CPU.
+- ``host``: vendor, family/model (Zen generation), frequency, cache geometry of this CPU; the timing
+  model's ``host`` CPU preset built from them.
 - ``events``: which perf events measure cycles, LLC misses and DRAM bytes per vendor.
 - ``perf_parse`` / ``perf``: parse ``perf stat`` CSV/JSON; probe events; count only the
   kernel region through perf's control FIFO.

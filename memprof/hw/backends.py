@@ -18,9 +18,10 @@ from memprof.hw import resctrl
 from memprof.hw.host import CpuInfo, read_cpu_info
 from memprof.hw.events import EventChoice, Quantity, event_set
 from memprof.hw.runspec import RunSpec
+from memprof.report.schema import PROFILE_COLUMNS
 from sim.sizes import format_size
 
-COLUMNS = ("model", "backend", "quantity", "value", "unit", "source", "note")
+COLUMNS = PROFILE_COLUMNS  # declared once, in memprof.report.schema
 
 
 def unavailable(reason: str) -> str:
@@ -126,18 +127,12 @@ def profile_perf(spec: RunSpec, *, llc_bytes: int | None = None, cpu: CpuInfo | 
     if "task-clock" not in task_events:
         task_events.insert(0, "task-clock")
     fmt = "json" if perf_mod.supports_json(perf_mod.perf_version(perf)) else "csv"
-    group = None
     with tempfile.TemporaryDirectory(prefix="memprof-profile-") as tmp:
         result = Path(tmp) / "result.json"
-        try:
-            if mask is not None:
-                group = resctrl.ResctrlGroup(f"memprof-{os.getpid()}", mask, info).__enter__()
+        with resctrl.llc_group(mask, info) as group:
             argv = spec.runner_argv(result=str(result), mbm=str(group.path) if group else None)
             run = perf_mod.run_counted(argv, task_events, system_events, perf=perf, fmt=fmt, timeout_s=timeout_s,
                                        preexec_fn=group.join if group else None)
-        finally:
-            if group is not None:
-                group.__exit__(None, None, None)
         if run.returncode != 0 or not result.exists():
             raise RuntimeError(f"counted kernel run failed (exit {run.returncode}): {run.stderr.strip()[-600:]}")
         runner = json.loads(result.read_text())
@@ -214,21 +209,15 @@ def profile_vtune(spec: RunSpec, *, analysis: str = "memory-access", llc_bytes: 
                                                                                "dram_bw_avg_gbps")]
         return rows
     itt, itt_why = itt_module()
-    group = None
     with tempfile.TemporaryDirectory(prefix="memprof-vtune-") as tmp:
         result_dir = Path(tmp) / "vtune-result"
         result = Path(tmp) / "result.json"
-        try:
-            if mask is not None:
-                group = resctrl.ResctrlGroup(f"memprof-{os.getpid()}", mask, info).__enter__()
+        with resctrl.llc_group(mask, info) as group:
             command = spec.runner_argv(result=str(result), itt=itt is not None, mbm=str(group.path) if group else None)
             argv = vt.build_collect_argv(result_dir, command, analysis=analysis, start_paused=itt is not None,
                                          vtune=vtune)
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
                                   preexec_fn=group.join if group else None)
-        finally:
-            if group is not None:
-                group.__exit__(None, None, None)
         if proc.returncode != 0 or not result.exists():
             raise RuntimeError(f"vtune collection failed (exit {proc.returncode}): {proc.stderr.strip()[-600:]}")
         runner = json.loads(result.read_text())

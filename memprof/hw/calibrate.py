@@ -1,13 +1,13 @@
 """Measure each representation's compute cycles per lookup on this machine, and keep them.
 
-Why: the timing model's compute term (``sim.timing.model``) is an op count times assumed
-per-op costs; a measurement of the real Numba kernel replaces the assumption with what
-this CPU does. How: each representation is built over a small workload whose arrays
-fit in half the host's L2 (so table reads hit L1/L2 and the time is compute plus
-cache-resident loads), its ``pooled`` kernel is timed ``repeat`` times on one batch
-after warm-up (in interleaved rounds over the models), the per-call overhead (the same
-call on a batch of empty bags) is subtracted, and the best ns/lookup is turned into
-cycles with the host frequency.
+Why: the timing model's compute term (``sim.timing.model``) is an op count
+(``Representation.op_counts``) times assumed per-op costs; a measurement of the real
+Numba kernel replaces the assumption with what this CPU does. How: each representation
+is built over a small workload whose arrays fit in half the host's L2 (so table reads
+hit L1/L2 and the time is compute plus cache-resident loads), its ``pooled`` kernel is
+timed ``repeat`` times on one batch after warm-up (in interleaved rounds over the
+models), the per-call overhead (the same call on a batch of empty bags) is subtracted,
+and the best ns/lookup is turned into cycles with the host frequency.
 
 Stored as JSON (``calibration_path()``) with the host CPU, frequency source, date,
 versions and the parameters each model was measured with. ``load_calibration`` gives
@@ -27,12 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.timing.presets import get_preset, host_cpu_name, read_host_frequency
-from sim.timing.model import KNOWN_MODELS, TimingModel
+from memprof.hw.host import host_cpu_name, host_preset, read_host_frequency
+from sim.timing.model import TimingModel
 from traces.batch import Batch
+from traces.representations import REGISTRY
 from traces.format.fileio import atomic_write_text
 from traces.workloads import Workload, TableSpec
 
+MODELS = tuple(REGISTRY)  # calibration entries and compute_cycles_per_lookup overrides are keyed by these
 SCHEMA = "memprof.calibration/1"
 CACHE_ENV = "MEMPROF_CACHE_DIR"
 DEFAULT_FEATURES = 4
@@ -86,8 +88,8 @@ class ModelCalibration:
     params: dict = field(default_factory=dict)  # the representation's config as measured, plus dim
 
     def __post_init__(self) -> None:
-        if self.model not in KNOWN_MODELS:
-            raise ValueError(f"calibration: unknown model {self.model!r}; known: {', '.join(KNOWN_MODELS)}")
+        if self.model not in MODELS:
+            raise ValueError(f"calibration: unknown model {self.model!r}; known: {', '.join(MODELS)}")
         for name in ("cycles_per_lookup", "ns_per_lookup_best", "ns_per_lookup_median"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
@@ -212,10 +214,30 @@ def load_calibration(
     return ({"compute_cycles_per_lookup": used} if used else {}), note
 
 
+def check_model_overrides(overrides: dict) -> dict:
+    """``overrides`` unchanged when every ``compute_cycles_per_lookup`` key names a representation;
+    ValueError naming the unknown one and the known ones otherwise."""
+    for model in dict(overrides.get("compute_cycles_per_lookup") or {}):
+        if model not in MODELS:
+            raise ValueError(f"compute_cycles_per_lookup: unknown model {model!r}; known models: {', '.join(MODELS)}")
+    return overrides
+
+
+def op_count_cycles(entry: ModelCalibration, timing: TimingModel | None = None) -> float:
+    """What ``timing`` (default: the TimingModel defaults) gives one lookup of ``entry``'s
+    representation from op counts, with the parameters it was measured with: the number the
+    measurement replaces."""
+    from traces.representations import build, config_fields
+
+    params = {k: v for k, v in entry.params.items() if k in config_fields(entry.model)}
+    rep = build(entry.model, _small_workload(1, 8, int(entry.params["dim"])), **params)
+    return (timing or TimingModel()).cycles_per_lookup(rep.op_counts().ops)
+
+
 def calibrated_host_timing(path=None, *, model_params=None, sysfs_root="/sys",
                            cpuinfo_path="/proc/cpuinfo") -> tuple[TimingModel, str]:
     """The ``host`` preset's timing model with the stored calibration applied, and the note."""
-    timing = get_preset("host", sysfs_root=sysfs_root, cpuinfo_path=cpuinfo_path).timing
+    timing = host_preset(sysfs_root, cpuinfo_path).timing
     overrides, note = load_calibration(path, model_params=model_params, cpuinfo_path=cpuinfo_path)
     return (timing.with_overrides(**overrides) if overrides else timing), note
 
@@ -254,12 +276,12 @@ def _batch(features: int, batch_size: int, pooling: int, rows: int, seed: int) -
     return Batch(indices, offsets, features, batch_size)
 
 
-def _time_calls(function, repeat: int) -> list[float]:
+def _time_calls(function, repeat: int, clock) -> list[float]:
     samples = []
     for _ in range(repeat):
-        start = time.perf_counter_ns()
+        start = clock()
         function()
-        samples.append(float(time.perf_counter_ns() - start))
+        samples.append(float(clock() - start))
     return samples
 
 
@@ -316,10 +338,11 @@ def _prepare(model, params, *, dim, budget_bytes, batch_size, pooling, seed) -> 
     return _Bench(model, rep, batch, empty, dim)
 
 
-def _run_round(bench: _Bench, count: int) -> None:
+def _run_round(bench: _Bench, count: int, clock) -> None:
+    """One round: an untimed warming call, max(3, count) timed empty-batch calls, count timed calls."""
     bench.rep.pooled(bench.batch)  # bring this model's arrays back into L1/L2
-    bench.overhead += _time_calls(lambda: bench.rep.pooled(bench.empty), max(3, count))
-    bench.samples += _time_calls(lambda: bench.rep.pooled(bench.batch), count)
+    bench.overhead += _time_calls(lambda: bench.rep.pooled(bench.empty), max(3, count), clock)
+    bench.samples += _time_calls(lambda: bench.rep.pooled(bench.batch), count, clock)
 
 
 def _result(bench: _Bench, freq_ghz: float) -> ModelCalibration:
@@ -338,13 +361,14 @@ def _result(bench: _Bench, freq_ghz: float) -> ModelCalibration:
 
 def measure_model(model: str, params: dict | None = None, *, dim: int = 128, budget_bytes: int = 512 * 1024,
                   freq_ghz: float, repeat: int = DEFAULT_REPEAT, batch_size: int = DEFAULT_BATCH_SIZE,
-                  pooling: int = DEFAULT_POOLING, seed: int = 0) -> ModelCalibration:
-    """Time ``model``'s pooled kernel on cache-resident tables; cycles = best ns/lookup x freq_ghz."""
+                  pooling: int = DEFAULT_POOLING, seed: int = 0, clock=time.perf_counter_ns) -> ModelCalibration:
+    """Time ``model``'s pooled kernel on cache-resident tables; cycles = best ns/lookup x freq_ghz.
+    ``clock``: a nanosecond counter (a parameter so tests can drive it)."""
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
     bench = _prepare(model, params, dim=dim, budget_bytes=budget_bytes, batch_size=batch_size, pooling=pooling,
                      seed=seed)
-    _run_round(bench, repeat)
+    _run_round(bench, repeat, clock)
     return _result(bench, freq_ghz)
 
 
@@ -361,13 +385,14 @@ def _jsonable(params: dict) -> dict:
     return out
 
 
-def calibrate(models=KNOWN_MODELS, model_params: dict[str, dict] | None = None, *, dim: int = 128,
+def calibrate(models=MODELS, model_params: dict[str, dict] | None = None, *, dim: int = 128,
               repeat: int = DEFAULT_REPEAT, rounds: int = DEFAULT_ROUNDS, seed: int = 0,
               budget_bytes: int | None = None, sysfs_root="/sys", cpuinfo_path="/proc/cpuinfo",
-              progress=None) -> Calibration:
+              progress=None, clock=time.perf_counter_ns) -> Calibration:
     """Measure every model in ``models``: ``rounds`` interleaved rounds of about repeat/rounds
-    timed calls each; ``progress(model)`` is called as each model is built and compiled."""
-    host = get_preset("host", sysfs_root=sysfs_root, cpuinfo_path=cpuinfo_path)
+    timed calls each; ``progress(model)`` is called as each model is built and compiled;
+    ``clock`` as in ``measure_model``."""
+    host = host_preset(sysfs_root, cpuinfo_path)
     ghz, source = read_host_frequency(sysfs_root, cpuinfo_path)
     assumed = ghz is None
     if assumed:
@@ -385,7 +410,7 @@ def calibrate(models=KNOWN_MODELS, model_params: dict[str, dict] | None = None, 
     per_round = -(-repeat // rounds)
     for _ in range(rounds):  # interleaved, so a burst of load elsewhere does not hit one model only
         for bench in benches:
-            _run_round(bench, per_round)
+            _run_round(bench, per_round, clock)
     results = {bench.model: _result(bench, ghz) for bench in benches}
     import numba
 

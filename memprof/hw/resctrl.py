@@ -7,12 +7,16 @@ bits. Bytes per way = L3 size / popcount(``info/L3/cbm_mask``), so a 14 MB LLC o
 ``mon_data/mon_L3_XX/mbm_total_bytes`` (one per L3 domain) counting DRAM bytes.
 
 The root is a parameter (default /sys/fs/resctrl) so tests run on a fake tree. A group
-is always removed on exit (``ResctrlGroup`` is a context manager; Ctrl-C and SIGTERM
-unwind through it); the kernel moves its tasks back to the root group.
+is entered with ``with``: ``ResctrlGroup`` creates it, writes the mask, assigns a pid
+(if given), and always removes it on exit, Ctrl-C and SIGTERM included (they unwind
+through it); the kernel moves its tasks back to the root group. ``llc_group`` is the
+same for callers whose LLC limit is optional. A child process started inside joins
+with ``preexec_fn=group.join`` (before exec, so before any thread starts).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -113,14 +117,19 @@ def way_mask(target_bytes: int, llc_bytes: int, cbm_mask: int, min_cbm_bits: int
 
 
 class ResctrlGroup:
-    """A temporary resctrl group with an L3 way mask; removed on exit, Ctrl-C included."""
+    """A temporary resctrl group with an L3 way mask, used as ``with ResctrlGroup(...) as group``:
+    created with its schemata (and ``pid`` assigned, when given) on entry, removed on exit,
+    Ctrl-C and SIGTERM included. A failed entry removes what it created."""
 
-    def __init__(self, name: str, mask: int, info: ResctrlInfo):
+    def __init__(self, name: str, mask: int, info: ResctrlInfo, pid: int | None = None):
         if "/" in name or name in ("", ".", "..", "info", "mon_groups", "mon_data"):
             raise ValueError(f"resctrl group name {name!r} is not a plain directory name")
+        if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or pid < 1):
+            raise ValueError(f"resctrl: pid must be a positive integer, got {pid!r}")
         self.info = info
         self.path = info.root / name
         self.mask = mask
+        self.pid = pid
         self._old_term = None
 
     def schemata_line(self) -> str:
@@ -135,6 +144,12 @@ class ResctrlGroup:
         except OSError as exc:
             self.remove()
             raise ResctrlError(f"resctrl refused schemata {self.schemata_line()!r}: {exc}") from None
+        if self.pid is not None:
+            try:
+                self.add_pid(self.pid)
+            except OSError as exc:
+                self.remove()
+                raise ResctrlError(f"resctrl refused to move pid {self.pid} into {self.path}: {exc}") from None
         if hasattr(signal, "SIGTERM"):
             try:
                 self._old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -172,6 +187,14 @@ class ResctrlGroup:
         finally:
             if self._old_term is not None:
                 signal.signal(signal.SIGTERM, self._old_term)
+
+
+def llc_group(mask: int | None, info: ResctrlInfo | None, name: str | None = None, pid: int | None = None):
+    """``with llc_group(mask, info) as group``: a ``ResctrlGroup`` (named ``memprof-<pid of this
+    process>`` unless ``name`` is given) when ``mask`` is set, else nothing to enter (group is None)."""
+    if mask is None:
+        return contextlib.nullcontext()
+    return ResctrlGroup(name or f"memprof-{os.getpid()}", mask, info, pid=pid)
 
 
 def is_resctrl_mount(root: str | os.PathLike, mounts: str | os.PathLike = "/proc/self/mounts") -> bool:

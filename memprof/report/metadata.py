@@ -9,7 +9,7 @@ import numpy
 import pandas
 
 from memprof import __version__
-from sim.timing.presets import host_cpu_name
+from memprof.hw.host import host_cpu_name
 
 
 def run_metadata(**parameters) -> dict:

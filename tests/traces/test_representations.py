@@ -1,11 +1,15 @@
-"""Every representation's Numba kernel and address emitter against the pure-Python reference."""
+"""Every representation's Numba kernel and address emitter against the pure-Python reference,
+and each one's operations per lookup (what the timing model prices)."""
+
+import math
 
 import numpy as np
 import pytest
 
 from traces.batch import Batch
 from traces.generator import SyntheticGenerator
-from traces.layout import PAGE_BYTES
+from sim.timing.model import OP_KINDS, TimingModel
+from traces.layout import PAGE_BYTES, make_layout
 from traces.reference import reference_lines, reference_pooled
 from traces.representations import REGISTRY, build
 from traces.workloads import get_workload
@@ -115,3 +119,120 @@ def test_allocate_refuses_over_budget():
 
 def test_every_registered_model_is_covered():
     assert {name for name, _ in CASES} == set(REGISTRY)
+
+
+# --------------------------------------------------------------------------- the reference is independent
+
+def _lines_differ_after(name, params, tamper):
+    rep = build(name, SMALL, **params)
+    tamper(rep)
+    batch = _batch(seed=3)
+    return rep.emit(batch).tolist() != reference_lines(rep, batch)
+
+
+def test_reference_derives_factorisations_sizes_and_hash_parameters_itself():
+    # Each tampering leaves the representation self-consistent (its emitter follows it) but wrong
+    # by the published definition, which the reference recomputes: the comparison must fail.
+    def ttrec_rows(rep):
+        rep.p_factors[3] = [15, 14, 15]  # 3000 rows: (15, 15, 14) by definition; this also covers 3000
+
+    def ttrec_dim(rep):
+        rep.q_factors[:] = [2, 2, 4]  # multiplies out to 16 with the same largest factor, but the split is (1, 4, 4)
+
+    def robe_size(rep):
+        rep.size_floats -= 1
+
+    def memrec_hash(rep):
+        rep.w_params = rep.w_params[::-1].copy()
+
+    def hashing_hash(rep):
+        rep.params = rep.params[::-1].copy()
+
+    assert _lines_differ_after("ttrec", {"rank": 3, "min_rows": 100}, ttrec_rows)
+    assert _lines_differ_after("ttrec", {"rank": 3, "min_rows": 100}, ttrec_dim)
+    assert _lines_differ_after("robe", {"chunk": 4, "size_floats": 997}, robe_size)
+    assert _lines_differ_after("memrec", {"d": 97, "d_weight": 31, "k": 2, "k_weight": 3}, memrec_hash)
+    assert _lines_differ_after("hashing", {"rows": 100, "hash_seed": 3}, hashing_hash)
+
+
+def test_reference_recomputes_the_layout():
+    rep = build("qr", SMALL, collisions=16, threshold=10)
+    assert rep.emit(_batch()).tolist() == reference_lines(rep, _batch())
+    rep.layout = make_layout([(r.name, r.nbytes // 4 + 1024) for r in rep.layout.regions])  # arrays a page too long
+    assert rep.emit(_batch()).tolist() != reference_lines(rep, _batch())
+
+
+# --------------------------------------------------------------------------- operations per lookup
+
+def _ops(**counts):
+    return {kind: float(counts.get(kind, 0)) for kind in OP_KINDS if kind in counts}
+
+
+def test_plain_table_ops_and_hashing_without_a_hash_for_small_tables():
+    wl = get_workload("50,1000", dim=16)
+    ops = build("dlrm", wl).op_counts()
+    assert ops.work([3, 4]) == [("dlrm", _ops(lookups=1, divmods=1, rows=1, adds=16), 3),
+                                ("dlrm", _ops(lookups=1, divmods=1, rows=1, adds=16), 4)]
+    hashing = build("hashing", wl, rows=100).op_counts()
+    assert hashing.plain == (True, False)  # 50 rows <= m = 100 keep their ids: no hash
+    assert hashing.feature(1) == ("hashing", {**_ops(lookups=1, divmods=1, rows=1, adds=16), "hashes": 1.0})
+
+
+@pytest.mark.parametrize("combine, adds, muls", [("mult", 64, 64), ("add", 128, 0), ("concat", 64, 0)])
+def test_qr_ops(combine, adds, muls):
+    ops = build("qr", get_workload("5,1000", dim=64), combine=combine, threshold=10).op_counts()
+    label, got = ops.feature(1)
+    assert label == "qr" and (got["divmods"], got["rows"], got["adds"], got.get("muls", 0)) == (2, 2, adds, muls)
+    assert ops.feature(0) == ("dlrm", _ops(lookups=1, divmods=1, rows=1, adds=64))  # 5 rows <= threshold
+
+
+@pytest.mark.parametrize("dim, chunk, chunks", [(128, 32, 4), (128, 48, 3), (16, 32, 1), (128, 1, 128)])
+def test_robe_reads_ceil_dim_over_z_chunks(dim, chunk, chunks):
+    ops = build("robe", get_workload("1000", dim=dim), chunk=chunk).op_counts().ops
+    assert ops["hashes"] == ops["rows"] == chunks
+    assert ops["divmods"] == 1 + 2 * chunks
+    assert ops["adds"] == dim
+
+
+def _count_tt_fmas(q1, q2, q3, r):
+    """Count the multiply-adds of a naive left-to-right contraction G1 (q1 x r), G2 (r x q2 x r), G3 (r x q3)."""
+    count = 0
+    for _a in range(q1):
+        for _b in range(q2):
+            for _v in range(r):
+                count += r  # t12[a, b, v] = sum over u of G1[a, u] G2[u, b, v]
+    for _ab in range(q1 * q2):
+        for _c in range(q3):
+            count += r  # e[ab, c] = sum over v of t12[ab, v] G3[v, c]
+    return count
+
+
+@pytest.mark.parametrize("dim, q, r", [(16, (2, 2, 4), 4), (128, (2, 8, 8), 3), (5, (1, 1, 5), 2)])
+def test_ttrec_fmas_match_a_naive_contraction(dim, q, r):
+    ops = build("ttrec", get_workload("10,2000", dim=dim), rank=r, min_rows=100).op_counts()
+    label, got = ops.feature(1)
+    assert label == "ttrec" and got["fmas"] == _count_tt_fmas(*q, r)
+    assert got["rows"] == 3 and got["divmods"] == 4 and got["adds"] == dim
+    assert ops.plain == (True, False)  # 10 rows < min_rows: a full table
+
+
+def test_memrec_ops():
+    ops = build("memrec", get_workload("1000,7", dim=64), k=2, k_weight=3, d=50, d_weight=20).op_counts()
+    assert ops.plain == (False, False)
+    got = ops.ops
+    assert got["hashes"] == got["rows"] == 5
+    assert got["adds"] == 2 * 64 + 3 and got["muls"] == 2 * 64
+    wide = build("memrec", get_workload("1000", dim=64), weight_width=4, d=50, d_weight=20).op_counts().ops
+    assert wide["adds"] == 64 + 4 * 4  # k = 1 token row, k' = 4 weight entries of 4 floats
+
+
+@pytest.mark.parametrize("name,params", CASES)
+def test_every_representation_prices_its_lookups(name, params):
+    ops = build(name, SMALL, **params).op_counts()
+    assert len(ops.plain) == SMALL.num_features
+    for t in range(SMALL.num_features):
+        label, counts = ops.feature(t)
+        assert set(counts) <= set(OP_KINDS) and label in REGISTRY
+        assert math.isfinite(TimingModel().cycles_per_lookup(counts)) and TimingModel().cycles_per_lookup(counts) > 0
+    with pytest.raises(ValueError, match="2 lookup counts for 5 features"):
+        ops.work([1, 2])

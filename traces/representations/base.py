@@ -7,6 +7,9 @@ embeddings with a Numba kernel (``pooled``), and emits the byte addresses of the
 cache lines that kernel reads, in the kernel's order (``emit``). Kernel and
 emitter call the same njit index functions, so the trace is what the kernel touches.
 
+Each also states what one token lookup costs in operations (``op_counts``: hashes,
+divisions, row gathers, element adds/multiplies/FMAs), which the timing model prices.
+
 Trace granularity: a contiguous read of R bytes at byte address A touches lines
 A // L .. (A + R - 1) // L; each is emitted once as its line-aligned byte address.
 Only table reads are traced (the index/offset arrays and the output buffer are not).
@@ -15,6 +18,7 @@ Only table reads are traced (the index/offset arrays and the output buffer are n
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 from numba import njit
@@ -24,6 +28,7 @@ from traces.layout import Layout, make_layout
 from traces.workloads import Workload
 
 DEFAULT_BUDGET_BYTES = 4 << 30
+PLAIN_TABLE = "dlrm"  # the name of the full-table representation, and the label of a plain-table lookup
 
 
 @njit(cache=True, inline="always")
@@ -35,6 +40,60 @@ def emit_range(out, pos, addr, nbytes, line_bytes):
         out[pos] = np.uint64(line * line_bytes)
         pos += 1
     return pos
+
+
+@njit(cache=True, inline="always")
+def pool_plain_row(out, t, b, weights, table_elem, token, rows, dim):
+    """Add row ``token mod rows`` of the plain table at element ``table_elem`` into ``out[t, b]``."""
+    start = table_elem + (token % rows) * dim
+    for j in range(dim):
+        out[t, b, j] += weights[start + j]
+
+
+@njit(cache=True, inline="always")
+def emit_plain_row(out, pos, table_addr, token, rows, dim, line_bytes):
+    """Emit the lines of row ``token mod rows`` of the plain table at ``table_addr``; return new pos."""
+    return emit_range(out, pos, table_addr + (token % rows) * dim * 4, dim * 4, line_bytes)
+
+
+def plain_row_ops(dim: int) -> dict[str, float]:
+    """Operations of one plain-table lookup: the loop overhead, token mod rows, one row gather
+    and ``dim`` element adds into the bag."""
+    return {"lookups": 1.0, "divmods": 1.0, "rows": 1.0, "adds": float(dim)}
+
+
+@dataclass(frozen=True)
+class OpCounts:
+    """What one token lookup of a representation does, by operation kind, per feature.
+
+    Kinds: lookups (loop overhead), hashes, divmods, rows (gathers), adds, muls, fmas
+    (float32 element operations); the keys ``sim.timing.model.OP_KINDS`` prices. Features
+    marked ``plain`` are served by a plain full table (qr and ttrec keep small tables
+    whole; hashing needs no hash when the table fits) and cost ``plain_ops``, labelled
+    ``PLAIN_TABLE``; the others cost ``ops``, labelled ``label``. Conventions: combining
+    a row of l elements into a result costs l element operations; every kernel first
+    reduces the token modulo the feature's rows (1 divmod).
+    """
+
+    label: str
+    ops: Mapping[str, float]
+    plain: tuple[bool, ...]
+    plain_ops: Mapping[str, float]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ops", dict(self.ops))
+        object.__setattr__(self, "plain_ops", dict(self.plain_ops))
+        object.__setattr__(self, "plain", tuple(bool(p) for p in self.plain))
+
+    def feature(self, t: int) -> tuple[str, Mapping[str, float]]:
+        """(label, operations per lookup) of feature ``t``."""
+        return (PLAIN_TABLE, self.plain_ops) if self.plain[t] else (self.label, self.ops)
+
+    def work(self, lookups_per_feature: Sequence[int]) -> list[tuple[str, Mapping[str, float], int]]:
+        """(label, operations per lookup, lookups) per feature: what ``TimingModel.compute_cycles`` takes."""
+        if len(lookups_per_feature) != len(self.plain):
+            raise ValueError(f"{len(lookups_per_feature)} lookup counts for {len(self.plain)} features")
+        return [(*self.feature(t), n) for t, n in enumerate(lookups_per_feature)]
 
 
 def max_lines(nbytes: int, line_bytes: int) -> int:
@@ -83,6 +142,14 @@ class Representation:
     def max_lines_per_lookup(self, line_bytes: int) -> int:
         raise NotImplementedError
 
+    def _ops_per_lookup(self) -> dict[str, float]:
+        """Operations of one lookup on this representation's own (compressed) path."""
+        raise NotImplementedError
+
+    def _plain_features(self) -> Sequence[bool]:
+        """Per feature: True where a plain full table serves it (default: none)."""
+        return [False] * len(self.rows)
+
     # --- shared --------------------------------------------------------------------------
     @property
     def dim(self) -> int:
@@ -101,6 +168,10 @@ class Representation:
     def compression(self) -> float:
         """Full-table bytes / this representation's bytes."""
         return self.workload.full_bytes / self.memory_bytes
+
+    def op_counts(self) -> OpCounts:
+        """Operations per lookup, by kind, and which features a plain table serves."""
+        return OpCounts(self.name, self._ops_per_lookup(), tuple(self._plain_features()), plain_row_ops(self.dim))
 
     def describe(self) -> dict:
         return {"model": self.name, **{k: v for k, v in asdict(self.config).items()}}

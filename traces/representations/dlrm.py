@@ -5,38 +5,29 @@ from __future__ import annotations
 
 from numba import njit
 
-from traces.representations.base import NoConfig, Representation, emit_range, max_lines
-
-
-@njit(cache=True, inline="always")
-def dlrm_row(token, rows):
-    return token % rows
+from traces.representations.base import (PLAIN_TABLE, NoConfig, Representation, emit_plain_row, max_lines,
+                                         plain_row_ops, pool_plain_row)
 
 
 @njit(cache=True)
 def _pooled_kernel(indices, offsets, batch_size, rows, elem_offsets, dim, weights, out):
     for t in range(rows.shape[0]):
         for b in range(batch_size):
-            row = out[t, b]
             for i in range(offsets[t * batch_size + b], offsets[t * batch_size + b + 1]):
-                start = elem_offsets[t] + dlrm_row(indices[i], rows[t]) * dim
-                for j in range(dim):
-                    row[j] += weights[start + j]
+                pool_plain_row(out, t, b, weights, elem_offsets[t], indices[i], rows[t], dim)
 
 
 @njit(cache=True)
 def _emit_kernel(indices, offsets, batch_size, rows, base_addrs, dim, line_bytes, out):
     pos = 0
-    row_bytes = dim * 4
     for t in range(rows.shape[0]):
         for i in range(offsets[t * batch_size], offsets[(t + 1) * batch_size]):
-            addr = base_addrs[t] + dlrm_row(indices[i], rows[t]) * row_bytes
-            pos = emit_range(out, pos, addr, row_bytes, line_bytes)
+            pos = emit_plain_row(out, pos, base_addrs[t], indices[i], rows[t], dim, line_bytes)
     return pos
 
 
 class FullTable(Representation):
-    name = "dlrm"
+    name = PLAIN_TABLE
 
     def __init__(self, workload, config: NoConfig | None = None):
         super().__init__(workload, config or NoConfig())
@@ -46,6 +37,12 @@ class FullTable(Representation):
 
     def max_lines_per_lookup(self, line_bytes):
         return max_lines(self.dim * 4, line_bytes)
+
+    def _ops_per_lookup(self):
+        return plain_row_ops(self.dim)
+
+    def _plain_features(self):
+        return [True] * len(self.rows)
 
     def _pooled(self, batch, out):
         _pooled_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows,

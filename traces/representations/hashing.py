@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from traces.hashing import fastrange32, hash_params, mas_hash32
-from traces.representations.base import Representation, emit_range, max_lines
+from traces.representations.base import Representation, emit_range, max_lines, plain_row_ops
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,13 @@ class HashingTrick(Representation):
 
     def max_lines_per_lookup(self, line_bytes):
         return max_lines(self.dim * 4, line_bytes)
+
+    def _ops_per_lookup(self):
+        # token mod n, one multiply-add-shift hash with its multiply-shift range reduction, one row
+        return {**plain_row_ops(self.dim), "hashes": 1.0}
+
+    def _plain_features(self):
+        return [int(n) <= self.config.rows for n in self.rows]  # the identity map: no hash
 
     def _pooled(self, batch, out):
         _pooled_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.config.rows,

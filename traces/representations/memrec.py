@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from traces.hashing import fastrange32, hash_params, mas_hash32
-from traces.representations.base import Representation, emit_range, max_lines
+from traces.representations.base import Representation, emit_range, max_lines, plain_row_ops
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,13 @@ class MemRec(Representation):
     def max_lines_per_lookup(self, line_bytes):
         c = self.config
         return c.k_weight * max_lines(c.weight_width * 4, line_bytes) + c.k * max_lines(self.dim * 4, line_bytes)
+
+    def _ops_per_lookup(self):
+        # token mod n, k + k' hashes and rows, k*l + k'*w adds (k token rows into the bag, k'
+        # weight entries of width w into alpha), k*l muls (alpha times each token row)
+        c, dim = self.config, self.dim
+        return {**plain_row_ops(dim), "hashes": float(c.k + c.k_weight), "rows": float(c.k + c.k_weight),
+                "adds": float(c.k * dim + c.k_weight * c.weight_width), "muls": float(c.k * dim)}
 
     def _args(self):
         c = self.config

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from traces.representations.base import Representation, emit_range, max_lines
+from traces.representations.base import (Representation, emit_plain_row, emit_range, max_lines, plain_row_ops,
+                                         pool_plain_row)
 
 COMBINE = {"mult": 0, "add": 1, "concat": 2}
 
@@ -48,9 +49,7 @@ def _pooled_kernel(indices, offsets, batch_size, rows, is_qr, first_region, m, c
         for b in range(batch_size):
             for i in range(offsets[t * batch_size + b], offsets[t * batch_size + b + 1]):
                 if not is_qr[t]:
-                    start = elem_offsets[reg] + (indices[i] % rows[t]) * dim
-                    for j in range(dim):
-                        out[t, b, j] += weights[start + j]
+                    pool_plain_row(out, t, b, weights, elem_offsets[reg], indices[i], rows[t], dim)
                     continue
                 q, r = qr_rows(indices[i], rows[t], m)
                 if combine == 2:
@@ -78,8 +77,7 @@ def _emit_kernel(indices, offsets, batch_size, rows, is_qr, first_region, m, com
         reg = first_region[t]
         for i in range(offsets[t * batch_size], offsets[(t + 1) * batch_size]):
             if not is_qr[t]:
-                addr = base_addrs[reg] + (indices[i] % rows[t]) * dim * 4
-                pos = emit_range(out, pos, addr, dim * 4, line_bytes)
+                pos = emit_plain_row(out, pos, base_addrs[reg], indices[i], rows[t], dim, line_bytes)
                 continue
             q, r = qr_rows(indices[i], rows[t], m)
             pos = emit_range(out, pos, base_addrs[reg] + q * part_bytes, part_bytes, line_bytes)
@@ -112,6 +110,16 @@ class QuotientRemainder(Representation):
     def max_lines_per_lookup(self, line_bytes):
         cols = self.dim // 2 if self.config.combine == "concat" else self.dim
         return max(max_lines(self.dim * 4, line_bytes), 2 * max_lines(cols * 4, line_bytes))
+
+    def _ops_per_lookup(self):
+        # token mod n, then quotient and remainder by m (2 divmods), two rows; mult: l muls and
+        # l adds; add: 2l adds; concat: l adds (two halves of l/2)
+        dim = self.dim
+        extra = {"mult": {"muls": float(dim)}, "add": {"adds": 2.0 * dim}, "concat": {}}[self.config.combine]
+        return {**plain_row_ops(dim), "divmods": 2.0, "rows": 2.0, **extra}
+
+    def _plain_features(self):
+        return [not q for q in self.is_qr]
 
     def _pooled(self, batch, out):
         _pooled_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_qr, self.first_region,

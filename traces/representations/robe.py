@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from traces.representations.base import Representation, emit_range, max_lines
+from traces.representations.base import Representation, emit_range, max_lines, plain_row_ops
 
 ROBE_PRIME = 2038074743
 ROBE_R = (634329019, 1825252241, 871205356)
@@ -93,6 +93,13 @@ class RobeZ(Representation):
         z = self.config.chunk
         chunks = -(-self.dim // z)
         return chunks * max_lines(min(z, self.dim) * 4, line_bytes)
+
+    def _ops_per_lookup(self):
+        # c = ceil(l/Z) chunks: c hashes (the multiply-add), token mod n plus mod P and mod
+        # |M|-Z+1 per chunk (1 + 2c divmods), c chunk gathers, l adds
+        chunks = -(-self.dim // self.config.chunk)
+        return {**plain_row_ops(self.dim), "hashes": float(chunks), "divmods": 1.0 + 2.0 * chunks,
+                "rows": float(chunks)}
 
     def _pooled(self, batch, out):
         _pooled_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.val_offsets,

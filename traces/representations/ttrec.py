@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from traces.representations.base import Representation, emit_range, max_lines
+from traces.representations.base import (Representation, emit_plain_row, emit_range, max_lines, plain_row_ops,
+                                         pool_plain_row)
 
 
 def balanced_factors(value: int) -> tuple[int, int, int]:
@@ -68,9 +69,7 @@ def _pooled_kernel(indices, offsets, batch_size, rows, is_tt, first_region, pfac
         for b in range(batch_size):
             for i in range(offsets[t * batch_size + b], offsets[t * batch_size + b + 1]):
                 if not is_tt[t]:
-                    start = elem_offsets[reg] + (indices[i] % rows[t]) * dim
-                    for j in range(dim):
-                        out[t, b, j] += weights[start + j]
+                    pool_plain_row(out, t, b, weights, elem_offsets[reg], indices[i], rows[t], dim)
                     continue
                 i1, i2, i3 = tt_split(indices[i], rows[t], pfac[t, 1], pfac[t, 2])
                 g1 = elem_offsets[reg] + i1 * s1
@@ -101,8 +100,7 @@ def _emit_kernel(indices, offsets, batch_size, rows, is_tt, first_region, pfac, 
         reg = first_region[t]
         for i in range(offsets[t * batch_size], offsets[(t + 1) * batch_size]):
             if not is_tt[t]:
-                addr = base_addrs[reg] + (indices[i] % rows[t]) * dim * 4
-                pos = emit_range(out, pos, addr, dim * 4, line_bytes)
+                pos = emit_plain_row(out, pos, base_addrs[reg], indices[i], rows[t], dim, line_bytes)
                 continue
             i1, i2, i3 = tt_split(indices[i], rows[t], pfac[t, 1], pfac[t, 2])
             pos = emit_range(out, pos, base_addrs[reg] + i1 * sizes[0], sizes[0], line_bytes)
@@ -143,6 +141,16 @@ class TTRec(Representation):
 
     def describe(self):
         return {**super().describe(), "q_factors": [int(v) for v in self.q_factors]}
+
+    def _ops_per_lookup(self):
+        # token mod n and the mixed-radix split (4 divmods), three core slices; left-to-right
+        # contraction (q1 x r)(r x q2 r) then (q1 q2 x r)(r x q3) = q1 q2 r (r + q3) fmas; l adds
+        q1, q2, q3 = (int(v) for v in self.q_factors)
+        r = self.config.rank
+        return {**plain_row_ops(self.dim), "divmods": 4.0, "rows": 3.0, "fmas": float(q1 * q2 * r * (r + q3))}
+
+    def _plain_features(self):
+        return [not tt for tt in self.is_tt]
 
     def _pooled(self, batch, out):
         _pooled_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_tt, self.first_region,

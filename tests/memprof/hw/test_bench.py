@@ -9,8 +9,34 @@ from click.testing import CliRunner
 
 pytest.importorskip("traces.representations")
 
-from memprof.hw.bench import BenchConfig, table_cap
+from memprof.hw.bench import BenchConfig, suite_rows, table_cap
 from memprof.cli.main import main
+
+
+def _suite(path, values_by_name):
+    """A pyperf JSON file holding one single-run benchmark per name, with the given values (s/item)."""
+    import pyperf
+
+    benches = [pyperf.Benchmark([pyperf.Run(values, metadata={"name": name, "loops": 1}, collect_metadata=False)])
+               for name, values in values_by_name.items()]
+    pyperf.BenchmarkSuite(benches).dump(str(path))
+    return path
+
+
+def test_suite_rows_convert_seconds_per_item_to_rows_by_batch_size(tmp_path):
+    path = _suite(tmp_path / "s.json", {"batch_size=64": [0.002, 0.004], "batch_size=1": [0.01],
+                                        "calibration": [1.0]})
+    rows = suite_rows(path, "dlrm", 524, 65536)
+    assert [r["batch_size"] for r in rows] == [1, 64]  # sorted; names without batch_size= are skipped
+    one, many = rows
+    # batch 1: one value of 10 ms per item, no spread; 100 items/s.
+    assert (one["ms_per_item"], one["ms_per_item_stdev"], one["items_per_second"]) == (10.0, None, 100.0)
+    # batch 64: mean 3 ms; sample standard deviation of 2 and 4 ms = sqrt(2) ms; 1 / 3 ms = 333.3 items/s.
+    assert many["ms_per_item"] == pytest.approx(3.0)
+    assert many["ms_per_item_stdev"] == pytest.approx(2 ** 0.5)
+    assert many["items_per_second"] == pytest.approx(1000 / 3)
+    assert (many["model"], many["table_bytes"], many["max_rows_cap"]) == ("dlrm", 65536, 524)
+    assert suite_rows(path, "dlrm", None, 1)[0]["max_rows_cap"] == "none (full tables)"
 
 
 def test_table_cap_is_the_largest_that_fits():
@@ -43,9 +69,7 @@ def test_bench_cli_quick_writes_table_plot_and_pyperf_json(tmp_path):
     payload = json.loads(out.read_text())
     rows = payload["rows"]
     assert {(r["model"], r["batch_size"]) for r in rows} == {(m, b) for m in ("dlrm", "memrec") for b in (1, 64)}
-    for r in rows:
-        assert r["ms_per_item"] > 0
-        assert r["items_per_second"] == pytest.approx(1000.0 / r["ms_per_item"])
+    assert all(r["ms_per_item"] > 0 for r in rows)
     dlrm = payload["metadata"]["models"]["dlrm"]
     # 64 KiB budget = 1024 rows of 64 B: the 500-row table stays whole, the other is capped at 524
     assert dlrm["max_rows_cap"] == 524 and dlrm["table_bytes"] == 65536
@@ -54,7 +78,9 @@ def test_bench_cli_quick_writes_table_plot_and_pyperf_json(tmp_path):
     compare = subprocess.run([sys.executable, "-m", "pyperf", "compare_to", str(jdir / "dlrm.json"),
                               str(jdir / "memrec.json")], capture_output=True, text=True)
     assert compare.returncode == 0, compare.stderr
-    assert "batch_size=1" in compare.stdout or "not significant" in compare.stdout
+    # compare_to pairs the files' benchmarks by name: both batch sizes are named, whether it shows
+    # them as a difference or lists them as not significant.
+    assert "batch_size=1" in compare.stdout and "batch_size=64" in compare.stdout
 
 
 def test_bench_bad_batch_sizes_exit_2():

@@ -1,6 +1,7 @@
 """Calibration against the real kernels (sizes, routing, bookkeeping) and the CLI commands.
 
-No timing assertions: only that a measurement was made and recorded consistently.
+No timing assertions: the measurements below run the real kernels but read a fake clock
+whose call durations are given, so the expected ns and cycles per lookup follow by hand.
 """
 
 from __future__ import annotations
@@ -14,12 +15,27 @@ pytest.importorskip("traces.representations")
 
 from memprof.hw import calibrate as cal  # noqa: E402
 from memprof.cli.main import main  # noqa: E402
-from sim.timing.model import KNOWN_MODELS  # noqa: E402
 
 BUDGET = 256 * 1024
+MODELS = ("dlrm", "hashing", "qr", "robe", "ttrec", "memrec")
 
 
-@pytest.mark.parametrize("model", KNOWN_MODELS)
+def fake_clock(*durations):
+    """A nanosecond clock under which the n-th timed call lasts durations[n] (1 us between calls)."""
+    stamps = []
+    now = 0
+    for duration in durations:
+        stamps += [now, now + duration]
+        now += duration + 1000
+    ticks = iter(stamps)
+    return lambda: next(ticks)
+
+
+def test_every_representation_is_calibrated():
+    assert cal.MODELS == MODELS
+
+
+@pytest.mark.parametrize("model", MODELS)
 def test_small_build_fits_the_budget_and_takes_the_compressed_path(model):
     rep, workload, used = cal.build_small(model, None, dim=128, budget_bytes=BUDGET)
     assert rep.memory_bytes <= BUDGET
@@ -45,33 +61,68 @@ def test_build_small_errors_when_nothing_fits():
         cal.build_small("ttrec", {"rank": 64}, dim=128, budget_bytes=4096)
 
 
-def test_measure_model_records_a_consistent_entry():
-    entry = cal.measure_model("dlrm", None, dim=32, budget_bytes=BUDGET, freq_ghz=2.0, repeat=2,
-                              batch_size=8, pooling=4)
-    assert entry.lookups_per_call == 4 * 8 * 4  # features x samples x bag size
-    assert entry.cycles_per_lookup == pytest.approx(entry.ns_per_lookup_best * 2.0)
-    assert entry.ns_per_lookup_best <= entry.ns_per_lookup_median
+def test_measure_model_subtracts_the_empty_call_and_takes_best_and_median():
+    # 4 features x 8 samples x 4 lookups = 128 lookups per call. Three empty-batch calls (500, 400,
+    # 600 ns: the best, 400, is the overhead), then three timed calls of 10400, 8400 and 12400 ns:
+    # best (8400 - 400) / 128 = 62.5 ns, median (10400 - 400) / 128 = 78.125 ns; 62.5 ns at 2 GHz = 125 cycles.
+    entry = cal.measure_model("dlrm", None, dim=32, budget_bytes=BUDGET, freq_ghz=2.0, repeat=3,
+                              batch_size=8, pooling=4, clock=fake_clock(500, 400, 600, 10400, 8400, 12400))
+    assert entry.lookups_per_call == 128 and entry.repeat == 3
+    assert entry.overhead_ns_per_call == 400
+    assert (entry.ns_per_lookup_best, entry.ns_per_lookup_median) == (62.5, 78.125)
+    assert entry.cycles_per_lookup == 125.0
     assert entry.memory_bytes <= BUDGET and entry.params["dim"] == 32
 
 
-def test_calibrate_all_models_with_a_fake_host(tmp_path):
+def test_measure_model_never_reports_negative_time():
+    # Every timed call (300 ns) is quicker than the best empty call (500 ns): zero, not negative.
+    entry = cal.measure_model("dlrm", None, dim=16, budget_bytes=BUDGET, freq_ghz=2.0, repeat=3,
+                              batch_size=8, pooling=4, clock=fake_clock(500, 500, 500, 300, 300, 300))
+    assert (entry.ns_per_lookup_best, entry.ns_per_lookup_median, entry.cycles_per_lookup) == (0.0, 0.0, 0.0)
+
+
+def test_calibrate_interleaves_rounds_over_the_models_with_a_fake_host(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("model name\t: Fake CPU\ncpu MHz\t\t: 2000.0\n")
-    result = cal.calibrate(KNOWN_MODELS, {"ttrec": {"rank": 8}}, dim=32, repeat=1, budget_bytes=BUDGET,
-                           sysfs_root=tmp_path / "nosys", cpuinfo_path=cpuinfo)
-    assert set(result.models) == set(KNOWN_MODELS)
+    # repeat 2 in 2 rounds: per round and model, 3 empty calls then 1 timed call, dlrm before memrec.
+    # 4 features x 64 samples x 16 lookups = 4096 lookups per call.
+    lookups = 4096
+    clock = fake_clock(
+        1000, 1000, 1000, 1000 + 100 * lookups,  # round 1, dlrm: 100 ns/lookup
+        2000, 2000, 2000, 2000 + 300 * lookups,  # round 1, memrec: 300 ns/lookup
+        1000, 1000, 1000, 1000 + 150 * lookups,  # round 2, dlrm: 150 ns/lookup
+        2000, 2000, 2000, 2000 + 200 * lookups,  # round 2, memrec: 200 ns/lookup
+    )
+    result = cal.calibrate(["dlrm", "memrec"], {"memrec": {"k_weight": 2}}, dim=32, repeat=2, rounds=2,
+                           budget_bytes=BUDGET, sysfs_root=tmp_path / "nosys", cpuinfo_path=cpuinfo, clock=clock)
     assert result.host_cpu == "Fake CPU" and result.freq_ghz == 2.0 and not result.freq_assumed
-    assert result.models["ttrec"].params["rank"] == 8
+    dlrm, memrec = result.models["dlrm"], result.models["memrec"]
+    assert dlrm.lookups_per_call == memrec.lookups_per_call == lookups
+    assert (dlrm.ns_per_lookup_best, dlrm.ns_per_lookup_median, dlrm.cycles_per_lookup) == (100.0, 125.0, 200.0)
+    assert (memrec.ns_per_lookup_best, memrec.ns_per_lookup_median, memrec.cycles_per_lookup) == (200.0, 250.0, 400.0)
+    assert memrec.params["k_weight"] == 2 and memrec.params["dim"] == 32
     path = cal.save_calibration(result, tmp_path / "c.json")
     overrides, _ = cal.load_calibration(path, cpuinfo_path=cpuinfo)
-    assert set(overrides["compute_cycles_per_lookup"]) == set(KNOWN_MODELS)
+    assert overrides == {"compute_cycles_per_lookup": {"dlrm": 200.0, "memrec": 400.0}}
+
+
+def test_calibrate_every_model_records_its_parameters(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: Fake CPU\ncpu MHz\t\t: 2000.0\n")
+    result = cal.calibrate(MODELS, {"ttrec": {"rank": 8}}, dim=32, repeat=1, budget_bytes=BUDGET,
+                           sysfs_root=tmp_path / "nosys", cpuinfo_path=cpuinfo)
+    assert tuple(result.models) == MODELS
+    assert result.models["ttrec"].params["rank"] == 8
+    assert all(entry.params["dim"] == 32 for entry in result.models.values())
 
 
 def test_unreadable_frequency_is_stated_as_assumed(tmp_path):
-    result = cal.calibrate(["dlrm"], dim=16, repeat=1, budget_bytes=BUDGET,
-                           sysfs_root=tmp_path / "nosys", cpuinfo_path=tmp_path / "nocpuinfo")
-    assert result.freq_assumed and "assumed" in result.freq_source
-    assert result.models["dlrm"].ns_per_lookup_best >= 0
+    # The generic 3.0 GHz is assumed: 50 ns/lookup (4096 lookups per call) = 150 cycles.
+    result = cal.calibrate(["dlrm"], dim=16, repeat=1, rounds=1, budget_bytes=BUDGET, sysfs_root=tmp_path / "nosys",
+                           cpuinfo_path=tmp_path / "nocpuinfo", clock=fake_clock(1000, 1000, 1000, 1000 + 50 * 4096))
+    assert result.freq_assumed and "assumed 3.0 GHz" in result.freq_source
+    assert result.models["dlrm"].ns_per_lookup_best == 50.0
+    assert result.models["dlrm"].cycles_per_lookup == 150.0
 
 
 # --------------------------------------------------------------------------- CLI

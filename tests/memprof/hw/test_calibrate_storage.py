@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from memprof.hw import calibrate as cal
-from sim.timing.presets import get_preset
+from memprof.hw.host import host_preset
 
 
 def _entry(model, cycles, **params):
@@ -91,10 +91,26 @@ def test_load_skips_models_measured_with_other_compute_parameters(tmp_path, cpui
 def test_calibrated_host_timing_applies_the_overrides(tmp_path, cpuinfo):
     path = cal.save_calibration(_calibration(memrec=_entry("memrec", 700.0)), tmp_path / "c.json")
     timing, note = cal.calibrated_host_timing(path, sysfs_root=tmp_path / "nosys", cpuinfo_path=cpuinfo)
-    assert timing.cycles_per_lookup("memrec") == 700.0
-    plain = get_preset("host", sysfs_root=tmp_path / "nosys", cpuinfo_path=cpuinfo).timing
-    assert plain.cycles_per_lookup("memrec") != 700.0
+    ops = {"lookups": 1, "rows": 1}
+    assert timing.cycles_per_lookup(ops, "memrec") == 700.0
+    plain = host_preset(sysfs_root=tmp_path / "nosys", cpuinfo_path=cpuinfo).timing
+    assert plain.cycles_per_lookup(ops, "memrec") == 10.0  # the default overhead 6 + one row 4
     assert timing.freq_ghz == plain.freq_ghz == 2.5
+
+
+def test_overrides_must_name_representations():
+    assert cal.check_model_overrides({"mlp": 3, "compute_cycles_per_lookup": {"qr": 1.0}})["mlp"] == 3
+    with pytest.raises(ValueError, match="unknown model 'bert'; known models: dlrm, hashing, qr, robe, ttrec, memrec"):
+        cal.check_model_overrides({"compute_cycles_per_lookup": {"bert": 1.0}})
+
+
+def test_op_count_cycles_of_an_entry_uses_its_parameters():
+    # memrec k = 1, k' = 4, dim 128 at the default costs: overhead 6 + 5 hashes x 4 + 1 divmod x 10
+    # + 5 rows x 4 + (128 + 4 adds + 128 muls) x 0.125 = 88.5
+    entry = _entry("memrec", 700.0, k=1, k_weight=4, weight_width=1, d=64, d_weight=64, shared=True)
+    assert cal.op_count_cycles(entry) == 88.5
+    # ttrec rank 4, dim 128 = 2 x 8 x 8: 6 + 4 divmods x 10 + 3 rows x 4 + 2*8*4*(4+8) fmas x 0.125 + 128 adds x 0.125
+    assert cal.op_count_cycles(_entry("ttrec", 1.0, rank=4, min_rows=1, q_factors=[2, 8, 8])) == 6 + 40 + 12 + 96 + 16
 
 
 @pytest.mark.parametrize("text, message", [

@@ -54,6 +54,39 @@ def test_group_lifecycle_writes_schemata_tasks_and_is_removed(fake_resctrl):
     assert not (fake_resctrl / "memprof-test").exists()
 
 
+def test_group_assigns_the_pid_on_entry(fake_resctrl):
+    info = resctrl.read_info(fake_resctrl)
+    with ResctrlGroup("memprof-pid", 0x3, info, pid=777) as group:
+        assert (group.path / "tasks").read_text() == "777\n"
+    assert not group.path.exists()
+    with pytest.raises(ValueError, match="pid must be a positive integer"):
+        ResctrlGroup("memprof-pid", 0x3, info, pid=0)
+
+
+def test_a_refused_pid_removes_the_group(fake_resctrl, monkeypatch):
+    info = resctrl.read_info(fake_resctrl)
+
+    def refuse(self, pid):
+        raise OSError(3, "No such process")
+
+    monkeypatch.setattr(ResctrlGroup, "add_pid", refuse)
+    with pytest.raises(ResctrlError, match="refused to move pid 4242"):
+        with ResctrlGroup("memprof-gone", 0x3, info, pid=4242):
+            pytest.fail("the body must not run")
+    assert not (fake_resctrl / "memprof-gone").exists()
+
+
+def test_llc_group_is_a_group_only_with_a_mask(fake_resctrl):
+    info = resctrl.read_info(fake_resctrl)
+    with resctrl.llc_group(None, info) as group:
+        assert group is None
+    with resctrl.llc_group(0x3, info, name="memprof-llc") as group:
+        assert (fake_resctrl / "memprof-llc" / "schemata").read_text() == "L3:0=3;1=3\n"
+    assert not (fake_resctrl / "memprof-llc").exists()
+    with resctrl.llc_group(0x3, info) as group:
+        assert group.path.name == f"memprof-{os.getpid()}"
+
+
 def test_group_removed_on_ctrl_c(fake_resctrl):
     info = resctrl.read_info(fake_resctrl)
     with pytest.raises(KeyboardInterrupt):

@@ -1,16 +1,19 @@
-"""CPU presets: public facts, validation, and the host preset read from a fake /sys tree."""
+"""CPU presets: public facts, validation, and building a preset from (value, source) fields.
+
+The host preset (fields measured on the machine) is tested in tests/memprof/hw/test_host_preset.py.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from sim.timing.presets import CacheGeometry, get_preset, host_preset, list_presets, read_host_frequency
+from sim.timing.presets import FIELDS, GENERIC, PRESETS, CacheGeometry, get_preset, list_presets, preset_from_fields
 
 MIB = 1 << 20
 
 
 def test_list_has_the_required_presets():
-    assert set(list_presets()) >= {"icx", "spr", "adl", "tgl", "genoa", "host"}
+    assert list_presets() == ("icx", "spr", "adl", "tgl", "genoa")
 
 
 @pytest.mark.parametrize("name", ["icx", "spr", "adl", "tgl", "genoa"])
@@ -22,8 +25,9 @@ def test_named_presets_are_consistent(name):
     dram_ns = t.dram_cycles / t.freq_ghz
     assert 60 <= dram_ns <= 150  # measured DRAM latencies of these platforms: 80-130 ns
     assert 1 <= t.mlp <= 24 and t.peak_dram_gbps > 0
-    assert preset.sources and all(isinstance(s, str) and s for s in preset.sources)
-    assert any("mlp" in a for a in preset.assumed_values)
+    assert set(preset.sources) == {*FIELDS, "compute costs"}
+    assert all(isinstance(s, str) and len(s) > 10 for s in preset.sources.values())
+    assert preset.assumed == ("mlp", "compute costs")  # the rest is published
 
 
 # Public facts, from the vendors' product pages (independent of the code's comments).
@@ -43,7 +47,7 @@ def test_named_presets_match_public_facts(name, llc_bytes, freq_ghz, peak_gbps):
 
 
 def test_unknown_preset_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown CPU preset 'm1'; known presets: icx, spr, adl, tgl, genoa, host"):
+    with pytest.raises(ValueError, match="unknown CPU preset 'm1'; known presets: icx, spr, adl, tgl, genoa$"):
         get_preset("m1")
 
 
@@ -59,94 +63,55 @@ def test_cache_geometry_validation():
         CacheGeometry(1024, 0)
 
 
-# --------------------------------------------------------------------------- host
-
-def _cache_index(root, index, level, kind, size, ways=None, line=64, sets=None):
-    d = root / "devices" / "system" / "cpu" / "cpu0" / "cache" / f"index{index}"
-    d.mkdir(parents=True)
-    (d / "level").write_text(f"{level}\n")
-    (d / "type").write_text(f"{kind}\n")
-    (d / "size").write_text(f"{size}\n")
-    if ways is not None:
-        (d / "ways_of_associativity").write_text(f"{ways}\n")
-    if line is not None:
-        (d / "coherency_line_size").write_text(f"{line}\n")
-    if sets is not None:
-        (d / "number_of_sets").write_text(f"{sets}\n")
-
-
-@pytest.fixture
-def fake_sys(tmp_path):
-    root = tmp_path / "sys"
-    _cache_index(root, 0, 1, "Data", "48K", 12)
-    _cache_index(root, 1, 1, "Instruction", "32K", 8)
-    _cache_index(root, 2, 2, "Unified", "1280K", 20)
-    _cache_index(root, 3, 3, "Unified", "30720K", 12)
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nmodel name\t: Test  CPU 9000\ncpu MHz\t\t: 2500.000\n\n"
-                       "processor\t: 1\nmodel name\t: Test  CPU 9000\ncpu MHz\t\t: 1200.000\n")
-    return root, cpuinfo
+# The numbers of every named preset, from the tables' sources (a change here must be deliberate).
+@pytest.mark.parametrize("name, freq, latencies, dram_cycles, mlp, l1d, l2, llc", [
+    ("icx", 3.4, (5, 14, 70), 374, 10, (48 << 10, 12), (1280 << 10, 20), (60 * MIB, 12)),  # 110 ns x 3.4
+    ("spr", 3.8, (5, 16, 125), 437, 12, (48 << 10, 12), (2 * MIB, 16), (105 * MIB, 15)),  # 115 ns x 3.8
+    ("adl", 5.1, (5, 15, 65), 469, 12, (48 << 10, 12), (1280 << 10, 10), (30 * MIB, 12)),  # 92 ns x 5.1
+    ("tgl", 4.8, (5, 14, 55), 504, 10, (48 << 10, 12), (1280 << 10, 20), (12 * MIB, 12)),  # 105 ns x 4.8
+    ("genoa", 3.7, (4, 14, 50), 426, 12, (32 << 10, 8), (1 * MIB, 8), (32 * MIB, 16)),  # 115 ns x 3.7
+])
+def test_named_preset_numbers(name, freq, latencies, dram_cycles, mlp, l1d, l2, llc):
+    preset = get_preset(name)
+    t = preset.timing
+    assert (t.name, t.freq_ghz, t.mlp, t.dram_cycles, t.line_bytes) == (name, freq, mlp, dram_cycles, 64)
+    assert (t.l1_hit_cycles, t.l2_hit_cycles, t.llc_hit_cycles) == latencies
+    for geometry, (size, ways) in zip((preset.l1d, preset.l2, preset.llc), (l1d, l2, llc)):
+        assert (geometry.size_bytes, geometry.ways, geometry.line_bytes) == (size, ways, 64)
+    assert t.compute_cycles_per_lookup == () and t.cycles_per_hash == 4.0  # compute costs: the defaults
 
 
-def test_host_reads_cache_geometry_from_sysfs(fake_sys):
-    root, cpuinfo = fake_sys
-    host = host_preset(sysfs_root=root, cpuinfo_path=cpuinfo)
-    assert (host.l1d.size_bytes, host.l1d.ways) == (48 * 1024, 12)
-    assert (host.l2.size_bytes, host.l2.ways) == (1280 * 1024, 20)
-    assert (host.llc.size_bytes, host.llc.ways, host.llc.line_bytes) == (30 * MIB, 12, 64)
-    assert "Test  CPU 9000" in host.description
-    assert any(v.startswith("LLC:") for v in host.read_values)
-    assert any("llc_hit_cycles" in a for a in host.assumed_values)
-    assert host.timing.peak_dram_gbps is None
+def test_presets_are_tables_with_a_source_per_field():
+    for name, table in PRESETS.items():
+        assert set(table) == {"description", *FIELDS}, name
+        for field in FIELDS:
+            value, source = table[field]
+            assert isinstance(source, str) and source, (name, field)
 
 
-def test_host_frequency_prefers_cpufreq_max(fake_sys):
-    root, cpuinfo = fake_sys
-    cpufreq = root / "devices" / "system" / "cpu" / "cpu0" / "cpufreq"
-    cpufreq.mkdir(parents=True)
-    (cpufreq / "cpuinfo_max_freq").write_text("4800000\n")  # kHz
-    host = host_preset(sysfs_root=root, cpuinfo_path=cpuinfo)
-    assert host.timing.freq_ghz == 4.8
-    assert any("cpuinfo_max_freq" in v for v in host.read_values)
+def test_a_preset_from_fields_takes_missing_ones_from_the_defaults():
+    preset = preset_from_fields("lab", "a lab machine", {"freq_ghz": (2.0, "read: the BIOS"),
+                                                         "llc": ((16 * MIB, 16, 128), "read: sysfs")}, GENERIC)
+    t = preset.timing
+    assert t.freq_ghz == 2.0 and t.dram_cycles == 200  # the generic 100 ns at 2 GHz
+    assert t.line_bytes == 128 and preset.llc.sets == 16 * MIB // (16 * 128)
+    assert t.peak_dram_gbps is None and (preset.l2.size_bytes, preset.l2.ways) == (MIB, 16)
+    assert preset.sources["freq_ghz"] == "read: the BIOS"
+    assert "freq_ghz" not in preset.assumed and "llc" not in preset.assumed
+    assert {"l1d", "l2", "mlp", "dram_ns", "l1_hit_cycles"} <= set(preset.assumed)
 
 
-def test_host_frequency_falls_back_to_cpuinfo_mhz_of_the_first_cpu(fake_sys):
-    root, cpuinfo = fake_sys
-    ghz, source = read_host_frequency(root, cpuinfo)
-    assert ghz == 2.5 and "cpu MHz" in source
-    # DRAM latency assumed 100 ns -> 250 cycles at 2.5 GHz.
-    assert host_preset(sysfs_root=root, cpuinfo_path=cpuinfo).timing.dram_cycles == 250
+def test_preset_from_fields_names_missing_and_unknown_fields():
+    with pytest.raises(ValueError, match="missing field\\(s\\) l1_hit_cycles"):
+        preset_from_fields("x", "", {"freq_ghz": (3.0, "s")})
+    with pytest.raises(ValueError, match="unknown field\\(s\\) l3"):
+        preset_from_fields("x", "", {"l3": ((MIB, 8), "s")}, GENERIC)
+    with pytest.raises(ValueError, match="cache sizes must grow"):
+        preset_from_fields("x", "", {"l2": ((64 * MIB, 16), "s")}, GENERIC)
 
 
-def test_host_with_nothing_readable_says_everything_is_assumed(tmp_path):
-    host = host_preset(sysfs_root=tmp_path / "nosys", cpuinfo_path=tmp_path / "nocpuinfo")
-    assert host.read_values == ()
-    assumed = " ".join(host.assumed_values)
-    assert "freq_ghz: unavailable" in assumed and "assumed 3.0 GHz" in assumed
-    assert "L1d: not in sysfs" in assumed and "LLC: not in sysfs" in assumed
-    assert host.timing.freq_ghz == 3.0
+def test_describe_is_json_ready():
+    import json
 
-
-def test_host_derives_ways_from_sets_when_ways_missing(tmp_path):
-    root = tmp_path / "sys"
-    _cache_index(root, 0, 1, "Data", "32K", 8)
-    _cache_index(root, 2, 2, "Unified", "1024K", 8)
-    _cache_index(root, 3, 3, "Unified", "16384K", ways=None, sets=16384)  # 16 MiB / (16384 x 64) = 16 ways
-    host = host_preset(sysfs_root=root, cpuinfo_path=tmp_path / "none")
-    assert host.llc.ways == 16
-    assert any("size / sets / line" in v for v in host.read_values)
-
-
-def test_host_with_inconsistent_sysfs_falls_back_and_says_so(tmp_path):
-    root = tmp_path / "sys"
-    _cache_index(root, 0, 1, "Data", "32K", 7)  # 32 KiB is not a multiple of 7 x 64
-    _cache_index(root, 2, 2, "Unified", "1024K", 8)
-    _cache_index(root, 3, 3, "Unified", "16384K", 16)
-    host = host_preset(sysfs_root=root, cpuinfo_path=tmp_path / "none")
-    assert host.l1d.ways == 8
-    assert any(a.startswith("L1d: sysfs values") for a in host.assumed_values)
-
-
-def test_get_preset_host_passes_the_roots(fake_sys):
-    root, cpuinfo = fake_sys
-    assert get_preset("host", sysfs_root=root, cpuinfo_path=cpuinfo).llc.size_bytes == 30 * MIB
+    data = json.loads(json.dumps(get_preset("icx").describe()))
+    assert data["llc"]["sets"] == 60 * MIB // (12 * 64) and data["assumed"] == ["mlp", "compute costs"]
