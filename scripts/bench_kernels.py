@@ -50,14 +50,15 @@ def main() -> None:
     from memprof.hw import perf as perf_mod
     from memprof.hw.backends import _run_plain
     from memprof.hw.runspec import RunSpec
+    from traces.spec import TraceSpec
 
     if perf_mod.find_perf():
         import json
         import tempfile
         from pathlib import Path
 
-        spec = RunSpec(model=models[0], workload=args.workload, max_rows=meta["models"][models[0]]["max_rows_cap"],
-                       batch_size=2048, batches=20)
+        spec = RunSpec(TraceSpec(model=models[0], workload=args.workload,
+                                 max_rows=meta["models"][models[0]]["max_rows_cap"], batch_size=2048, batches=20))
         plain = _run_plain(spec, 600)["region_wall_ns"]
         with tempfile.TemporaryDirectory() as tmp:
             result = Path(tmp) / "r.json"

@@ -45,9 +45,9 @@ def _peak_rss_mib() -> float:
 
 
 def _source(batches: int, seed: int):
-    from memprof.analysis.partitioned import ModelSource
+    from traces.spec import TraceSpec
 
-    return ModelSource("dlrm", "criteo-tb", batch_size=2048, batches=batches, seed=seed)
+    return TraceSpec("dlrm", "criteo-tb", batch_size=2048, batches=batches, seed=seed)
 
 
 def phase(kind: str, batches: int, seed: int, llc: str, sample_sets: str | None, time_sample: tuple | None) -> dict:

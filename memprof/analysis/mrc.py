@@ -1,34 +1,34 @@
 """Miss-ratio curves of traces: one pass per source feeds an accumulator (exact stack
-distances or SHARDS); ``mrc_curves`` drives the pass (checkpoints, resume and Ctrl-C through
-``memprof.run.longrun``), ``curve_frame`` turns curves into one long DataFrame, and
+distances or SHARDS); ``mrc_curves`` runs the passes (through ``memprof.run.driver``:
+checkpoints, resume, Ctrl-C and SIGTERM), ``curve_frame`` turns curves into one long DataFrame, and
 ``estimate_mrc_memory`` sizes the run before it starts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Iterator
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from memprof.analysis.experiment import batch_lookups_estimate
 from memprof.analysis.working_set import working_set_frame, working_set_rows
-from memprof.run.longrun import Interrupted, LongRun, feed, position, simulated_line, skip_batches
+from memprof.run.driver import Stream, StreamPosition, addresses, batch_stream, chunk_stream, drive
+from memprof.run.longrun import Interrupted, LongRun, simulated_line
 from memprof.run.memory_budget import (CHUNK_ENTRY_BYTES, CURVE_BYTES_PER_LINE, FOOTPRINT_BYTES_PER_LINE,
                                        STACK_SCRATCH_PER_ENTRY, TRACE_CHUNK_COPIES, MemoryEstimate, fit,
                                        shards_size_bytes, stack_distance_bytes)
-from memprof.run.progress import Progress
 from sim.mrc.shards import ShardsRate, ShardsSize
 from sim.mrc.stack import MissRatioCurve, StackDistances
-from traces.format.tracefile import DEFAULT_CHUNK_ENTRIES, iter_trace_file
+from traces.format.tracefile import DEFAULT_CHUNK_ENTRIES, count_accesses
+from memprof.report import schema
 from traces.stream import ModelTrace
 
 MB = 1 << 20
 MARKED = (14 * MB, 28 * MB, 56 * MB)
 
-CURVE_COLUMNS = ("representation", "method", "sets", "ways", "line_bytes", "size_bytes", "miss_ratio", "misses",
-                 "accesses", "footprint_bytes")
+CURVE_COLUMNS = schema.CURVE_COLUMNS
 
 
 def make_accumulator(method: str, *, line_bytes: int, sets: int = 1, rate: float | None = None,
@@ -54,18 +54,39 @@ class Finished:
     partial: bool = False
 
 
-def _chunks(source, start_batch: int) -> Iterator[tuple[np.ndarray, float | None, int]]:
-    """(chunk, fraction of the input done or None, batches done) from a trace file path or a ModelTrace;
-    a ModelTrace is fed batch by batch from batch ``start_batch`` (regenerated, not re-emitted)."""
+class _CurveConsumer:
+    """The driver's consumer for one miss-ratio curve: an accumulator from ``make()``."""
+
+    def __init__(self, acc, working_set: bool):
+        self.acc, self.working_set = acc, working_set
+
+    @property
+    def position(self) -> int:
+        return int(self.acc.accesses)
+
+    def feed(self, item, offset: int) -> None:
+        self.acc.update(addresses(item))
+
+    def result(self, partial: bool = True) -> Finished:
+        return Finished(self.acc.curve(), self.acc.footprint_sample() if self.working_set else None, partial=partial)
+
+    def checkpoint_objects(self) -> dict:
+        return {"acc": self.acc}
+
+    def checkpoint_extra(self) -> dict:
+        return {}
+
+    def restore_extra(self, extra: dict) -> None:
+        pass
+
+
+def _stream(name: str, source, total: int | None) -> Stream:
+    """A ModelTrace (seekable, batch by batch), a Stream, or any iterable of uint64 chunks (read once)."""
+    if isinstance(source, Stream):
+        return source
     if isinstance(source, ModelTrace):
-        total = max(source.num_batches, 1)
-        number = start_batch
-        for batch in skip_batches(source, start_batch):
-            addrs = source.representation.emit(batch, source.line_bytes)
-            number += 1
-            yield addrs, number / total, number
-    else:
-        yield from ((chunk, None, 0) for chunk in source)
+        return batch_stream(source, name)
+    return chunk_stream(source, name, total)
 
 
 def _curve_arrays(name: str, done: Finished) -> tuple[dict, dict]:
@@ -109,15 +130,19 @@ def _finished_from(entries: dict, arrays: dict) -> dict[str, Finished]:
 
 
 def mrc_curves(sources: dict, make, *, working_set: bool = False, progress: bool = True,
-               longrun: LongRun | None = None, totals: dict | None = None) -> dict[str, Finished]:
-    """Feed each named source (a ModelTrace, or an iterable of uint64 chunks such as
-    ``iter_trace_file(path)``) to a fresh accumulator from ``make()``; return {name: Finished}.
+               longrun: LongRun | None = None, totals: dict | None = None,
+               should_stop: Callable[[StreamPosition], bool] | None = None) -> dict[str, Finished]:
+    """Feed each named source (a ModelTrace, a ``memprof.run.driver.Stream``, or an iterable of
+    uint64 chunks such as ``iter_trace_file(path)``) to a fresh accumulator from ``make()``,
+    through ``memprof.run.driver.drive``; return {name: Finished}.
 
     Accumulators live one at a time (each is reduced to its curve, plus its footprint
     sample with ``working_set``). ``longrun``: checkpoint finished curves and the current
-    accumulator, resume from them, and turn Ctrl-C into ``Interrupted`` whose frame is
-    left to the caller: the exception's ``frame`` is the dict of Finished results (the
+    accumulator, resume from them, and turn Ctrl-C/SIGTERM into ``Interrupted`` whose frame
+    is left to the caller: the exception's ``frame`` is the dict of Finished results (the
     current one marked partial). ``totals``: accesses per source when known (progress ETA).
+    ``should_stop(position)`` (``position.name`` the source) is asked after every chunk or
+    batch; True stops like Ctrl-C.
     """
     totals = totals or {}
     resumed = longrun.resume_meta() if longrun is not None else None
@@ -126,46 +151,26 @@ def mrc_curves(sources: dict, make, *, working_set: bool = False, progress: bool
     for name, source in sources.items():
         if name in finished:
             continue
-        acc = make()
-        start_batch = 0
-        if resumed and extra.get("current") == name:
-            longrun.restore({"acc": acc})
-            start_batch = int(extra.get("batches_done", 0))
-        meter = Progress(f"mrc {name}", total=totals.get(name), enabled=progress, start=position(acc),
-                         start_fraction=start_batch / max(getattr(source, "num_batches", 1), 1))
-        batches_done = start_batch
+        consumer = _CurveConsumer(make(), working_set)
 
-        def state(acc=acc, name=name):
+        def saved(name=name):
             entries, arrays = _finished_state(finished)
-            return {"acc": acc}, {"finished": entries, "current": name, "batches_done": batches_done}, arrays
+            return {"finished": entries, "current": name}, arrays
 
-        offset = position(acc) if isinstance(source, ModelTrace) else 0
         try:
-            for chunk, fraction, batches_done in _chunks(source, start_batch):
-                end = offset + int(chunk.shape[0])
-                if end > position(acc):
-                    before = position(acc)
-                    feed((acc,), chunk, offset)
-                    meter.update(position(acc) - before, fraction=fraction)
-                offset = end
-                if longrun is not None:
-                    longrun.step(state)
-        except KeyboardInterrupt:
-            meter.close()
-            if longrun is None or longrun.guard.forced:
-                raise
-            note = longrun.stopped(state)
-            current = Finished(acc.curve(), acc.footprint_sample() if working_set else None, partial=True)
-            results = {**finished, name: current} if position(acc) else dict(finished)
-            total = totals.get(name)
-            message = (f"interrupted: partial results; {name}: {simulated_line(position(acc), total)}; "
-                       f"curves finished: {', '.join(finished) or 'none'}; {note}")
-            raise Interrupted(results, {"partial": {"in_progress": name, "accesses_simulated": position(acc),
-                                                    "accesses_total": total, "finished": list(finished)}},
-                              message) from None
-        meter.close()
-        finished[name] = Finished(acc.curve(), acc.footprint_sample() if working_set else None)
-        del acc, state  # one accumulator alive at a time
+            drive(_stream(name, source, totals.get(name)), consumer, longrun,
+                  resume=bool(resumed) and extra.get("current") == name, saved=saved, label=f"mrc {name}",
+                  progress=progress, should_stop=should_stop)
+        except Interrupted as stop:
+            at = stop.position
+            results = {**finished, name: stop.result} if at.accesses else dict(finished)
+            message = (f"interrupted: partial results; {name}: {simulated_line(at.accesses, at.accesses_total)}; "
+                       f"curves finished: {', '.join(finished) or 'none'}; {stop.message}")
+            raise stop.replace(frame=results, metadata={"partial": {
+                "in_progress": name, "accesses_simulated": at.accesses, "accesses_total": at.accesses_total,
+                "finished": list(finished)}}, message=message) from None
+        finished[name] = consumer.result(partial=False)
+        del consumer, saved  # one accumulator alive at a time
         if longrun is not None and longrun.policy is not None:
             entries, arrays = _finished_state(finished)
             longrun.save({}, {"finished": entries}, arrays)
@@ -218,7 +223,7 @@ def _file_bound(path, total: int | None, line_bytes: int) -> tuple[int, int | No
     """(accesses, footprint lines or None) of a trace file, for the memory estimate."""
     from traces.format.tracefile import TraceReader, detect_format
 
-    accesses = total if total is not None else sum(int(c.shape[0]) for c in iter_trace_file(path))
+    accesses = total if total is not None else count_accesses(path)
     footprint = None
     if detect_format(path) == "memprof":
         header = TraceReader(path).header

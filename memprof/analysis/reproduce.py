@@ -14,6 +14,7 @@ import pandas as pd
 
 from memprof.analysis.experiment import CacheSetup
 from memprof.analysis.sweep import SweepJob
+from traces.spec import TraceSpec
 
 MIB = 1 << 20
 PUBLISHED = {  # llc_bytes -> (cycles, LLC misses, DRAM bandwidth) ratios, DLRM / Mem-Rec
@@ -70,12 +71,13 @@ def assumptions(metadata: dict) -> list[str]:
     return lines
 
 
-def reproduce_jobs(models: list[str], workload: dict, model_params: dict, setup: CacheSetup, cpu: str,
-                   timing: dict, split: bool, progress: bool = False) -> list[SweepJob]:
-    """The reproduction as sweep jobs: one (all LLC sizes in one pass), or one per LLC size
-    (``split``: independent jobs for parallel executors; each regenerates the traces)."""
+def reproduce_jobs(traces: list[TraceSpec], setup: CacheSetup, cpu: str, timing: dict, split: bool,
+                   progress: bool = False) -> list[SweepJob]:
+    """The reproduction as sweep jobs over ``traces`` (one spec per model): one job (all LLC
+    sizes in one pass), or one per LLC size (``split``: independent jobs for parallel
+    executors; each regenerates the traces)."""
     setups = [replace(setup, llc_sizes=(size,)) for size in setup.llc_sizes] if split else [setup]
-    return [SweepJob((), tuple(models), dict(workload), model_params, s, cpu, timing, progress) for s in setups]
+    return [SweepJob((), tuple(traces), s, cpu, timing, progress) for s in setups]
 
 
 def gather_rows(frame: pd.DataFrame, models: list[str], llc_sizes) -> pd.DataFrame:

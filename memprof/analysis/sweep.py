@@ -5,10 +5,11 @@ simulate every LLC size in one pass, apply the timing model; ratios versus dlrm)
 trace-file point (``TraceSweepJob``: one cache configuration over a trace file, one row).
 ``run_sweep`` runs them on any ``concurrent.futures`` executor (``memprof.run.executors``:
 this process, local processes, Dask) and gathers one long-form DataFrame in the order of
-the product, identical to a serial run. With a ``SweepCheckpoint`` each finished job's
-rows are saved at once (one atomic JSON file per job, named by a hash of the job), so an
-interrupted sweep resumes where it stopped; Ctrl-C raises ``SweepInterrupted`` carrying
-the rows finished so far.
+the product, identical to a serial run. With a checkpoint store
+(``memprof.run.checkpoint_store.CheckpointStore``) each finished job's rows are saved at
+once (one atomic JSON file per job, named by a hash of the job), so an interrupted sweep
+resumes where it stopped; Ctrl-C or SIGTERM raises ``memprof.run.longrun.Interrupted``
+carrying the rows finished so far.
 """
 
 from __future__ import annotations
@@ -18,23 +19,24 @@ import itertools
 import json
 import os
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
 from memprof import __version__
+from memprof.run.checkpoint_store import CheckpointStore
+from memprof.run.driver import resolve_warmup
 from memprof.run.executors import ExecutorSpec, completed, open_executor
+from memprof.run.longrun import Interrupted, StopGuard
 from memprof.analysis.experiment import CacheSetup, run_analysis
 from memprof.analysis.partitioned import FileSource, SimJob, result_row, run_sim_job
+from memprof.report.schema import LOOKUPS_UNKNOWN_TRACE
 from sim.config import CacheConfig
-from sim.engine.simulator import resolve_warmup
 from sim.timing.model import field_names as timing_fields
 from sim.time_sampling import TimeSampling
-from traces.format.fileio import atomic_write_text
 from traces.representations import config_fields
-from traces.stream import model_trace
-from traces.format.tracefile import iter_trace_file
-from traces.workloads import get_workload
+from traces.spec import TraceSpec, coerce_param
+from traces.format.tracefile import count_accesses
 
 WORKLOAD_KEYS = {"alpha": float, "batch_size": int, "batches": int, "pooling": str, "seed": int, "dim": int,
                  "workload": str}
@@ -52,6 +54,7 @@ class Axis:
 
 
 def _convert(kind, text: str, name: str):
+    """A workload, cache or timing axis value (representation fields go through ``coerce_param``)."""
     try:
         return kind(text)
     except ValueError:
@@ -84,12 +87,10 @@ def parse_axis(item: str, models: list[str]) -> list[Axis]:
         fields = config_fields(target)
         if field not in fields:
             raise ValueError(f"sweep parameter {item!r}: {target} has no parameter {field!r}")
-        default = fields[field]
-        kind = type(default) if default is not None and not isinstance(default, bool) else int
-        if isinstance(default, bool):
-            values = tuple(v.lower() in ("1", "true", "yes", "on") for v in raw)
-        else:
-            values = tuple(_convert(kind, v, key) for v in raw)
+        try:
+            values = tuple(coerce_param(target, field, v) for v in raw)
+        except ValueError as exc:
+            raise ValueError(f"sweep parameter {item!r}: {exc}") from None
         axes.append(Axis(key, target, field, values))
     if not axes:
         known = sorted(set(WORKLOAD_KEYS) | set(CACHE_KEYS) | {"mlp", "dram_cycles", "freq_ghz", "..."})
@@ -100,59 +101,66 @@ def parse_axis(item: str, models: list[str]) -> list[Axis]:
 
 @dataclass(frozen=True)
 class SweepJob:
-    """One point of a workload sweep: everything a worker process needs (picklable)."""
+    """One point of a workload sweep: everything a worker process needs (picklable).
+
+    ``traces``: one ``TraceSpec`` per representation (the dlrm baseline among them), the
+    point's workload and parameter values already applied.
+    """
 
     point: tuple[tuple[str, object], ...]  # (axis name, value) pairs for the result columns
-    models: tuple[str, ...]
-    workload: dict
-    model_params: dict
+    traces: tuple[TraceSpec, ...]
     setup: CacheSetup
     cpu: str
     timing: dict
     progress: bool = False  # per-access progress on stderr (useful in this process only; not part of the key)
 
+    def __post_init__(self):
+        if not self.traces or not all(isinstance(t, TraceSpec) for t in self.traces):
+            raise ValueError("a sweep job needs at least one TraceSpec (one per representation)")
 
-def _job_traces(job: SweepJob) -> list:
-    w = job.workload
-    if w.get("data"):  # a dataset file every worker can read
-        from memprof.cli.options import make_trace
-
-        opts = {**w, "line_bytes": job.setup.line_bytes}
-        return [make_trace(m, opts, job.model_params) for m in job.models]
-    wl = get_workload(w["workload"], w.get("dim"))
-    return [model_trace(m, wl, batch_size=w["batch_size"], batches=w["batches"], seed=w["seed"],
-                        alpha=w["alpha"], pooling=w["pooling"], line_bytes=job.setup.line_bytes,
-                        **job.model_params.get(m, {})) for m in job.models]
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(t.model for t in self.traces)
 
 
 def run_job(job: SweepJob) -> tuple[list[dict], dict]:
     """Run one workload point (in whichever process the executor chose): rows and metadata."""
-    frame, metadata = run_analysis(_job_traces(job), job.setup, cpu=job.cpu, timing_overrides=job.timing,
-                                   progress=job.progress)
+    frame, metadata = run_analysis([spec.build() for spec in job.traces], job.setup, cpu=job.cpu,
+                                   timing_overrides=job.timing, progress=job.progress)
     for name, value in job.point:
         frame[name] = [value] * len(frame)
     return frame.to_dict("records"), metadata
 
 
-def make_jobs(axes: list[Axis], models: list[str], workload: dict, model_params: dict, setup: CacheSetup,
-              cpu: str, timing: dict) -> list[SweepJob]:
-    """The Cartesian product of the axes' values as jobs (axes of one name move together)."""
+def make_jobs(axes: list[Axis], traces: list[TraceSpec], setup: CacheSetup, cpu: str,
+              timing: dict) -> list[SweepJob]:
+    """The Cartesian product of the axes' values as jobs (axes of one name move together).
+
+    ``traces``: one spec per representation; a workload axis replaces that field of every
+    spec, a representation axis the parameter of its model's spec (ValueError names a value
+    that breaks a constraint). The traces use the cache's line size.
+    """
     names = list(dict.fromkeys(a.name for a in axes))
     grouped = {n: [a for a in axes if a.name == n] for n in names}
     jobs = []
     for combo in itertools.product(*(grouped[n][0].values for n in names)):
-        wl, params, cache, tim = dict(workload), {m: dict(model_params.get(m, {})) for m in models}, {}, dict(timing)
+        specs = [replace(t, line_bytes=setup.line_bytes) for t in traces]
+        cache, tim = {}, dict(timing)
         for name, value in zip(names, combo):
             for axis in grouped[name]:
                 if axis.scope == "workload":
-                    wl[axis.field] = value
+                    try:
+                        specs = [replace(t, **{axis.field: value}) for t in specs]
+                    except ValueError as exc:
+                        raise ValueError(f"sweep {axis.name}={value}: {exc}") from None
                 elif axis.scope == "cache":
                     cache[axis.field] = value
                 elif axis.scope == "timing":
                     tim[axis.field] = value
                 else:
-                    params[axis.scope][axis.field] = value
-        jobs.append(SweepJob(tuple(zip(names, combo)), tuple(models), wl, params, replace(setup, **cache), cpu, tim))
+                    specs = [replace(t, params={**t.param_dict, axis.field: value}) if t.model == axis.scope else t
+                             for t in specs]
+        jobs.append(SweepJob(tuple(zip(names, combo)), tuple(specs), replace(setup, **cache), cpu, tim))
     return jobs
 
 
@@ -170,12 +178,7 @@ def run_trace_job(job: TraceSweepJob) -> tuple[list[dict], dict]:
     row = result_row(run_sim_job(job.sim), job.sim.source, job.seed)
     for name, value in job.point:
         row[name] = value
-    return [row], {"source": job.sim.source.describe()}
-
-
-def count_accesses(path, chunk_entries: int = 1 << 20) -> int:
-    """Accesses in a trace file (one streaming pass)."""
-    return sum(int(chunk.shape[0]) for chunk in iter_trace_file(path, chunk_entries))
+    return [row], {"source": job.sim.source.describe(), "lookups": LOOKUPS_UNKNOWN_TRACE}
 
 
 def make_trace_jobs(path: str, axes: list[Axis], llc_sizes: list[int], *, ways: int = 16, policy: str = "lru",
@@ -198,10 +201,13 @@ def make_trace_jobs(path: str, axes: list[Axis], llc_sizes: list[int], *, ways: 
     source = FileSource(os.fspath(path))
     total = [total_accesses]
 
-    def warm_count(value) -> int:
-        if isinstance(value, float) and value > 0 and total[0] is None:
+    def length() -> int:  # counted once, and only when a fraction needs it
+        if total[0] is None:
             total[0] = count_accesses(path)
-        return resolve_warmup(value, total[0])
+        return total[0]
+
+    def warm_count(value) -> int:
+        return resolve_warmup(value, length)
 
     jobs = []
     for combo in itertools.product(*(grouped[n].values for n in names)):
@@ -254,59 +260,17 @@ def job_key(job: SweepJob | TraceSweepJob) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-class SweepCheckpoint:
-    """Finished jobs of a sweep, one ``job-<hash>.json`` per job in ``directory`` (written atomically).
-
-    A directory that already holds finished jobs is only reused with ``resume=True`` (so two
-    different sweeps never mix silently; a job's hash covers all its parameters anyway).
-    """
-
-    def __init__(self, directory, resume: bool = False):
-        self.directory = Path(directory)
-        if self.directory.exists() and not self.directory.is_dir():
-            raise ValueError(f"checkpoint {self.directory}: exists and is not a directory")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        existing = list(self.directory.glob("job-*.json"))
-        if existing and not resume:
-            raise ValueError(f"checkpoint {self.directory} already holds {len(existing)} finished job(s): "
-                             "add --resume to reuse them, or give an empty directory")
-        self.resume = resume
-
-    def _path(self, job) -> Path:
-        return self.directory / f"job-{job_key(job)}.json"
-
-    def load(self, job) -> tuple[list[dict], dict] | None:
-        """The saved rows and metadata of ``job``, or None when it has not finished."""
-        path = self._path(job)
-        if not self.resume or not path.exists():
-            return None
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            return saved["rows"], saved["metadata"]
-        except (ValueError, KeyError) as exc:
-            raise ValueError(f"checkpoint file {path} is unreadable ({exc}): delete it to recompute that job") \
-                from None
-
-    def save(self, job, rows: list[dict], metadata: dict) -> None:
-        payload = {"format": CHECKPOINT_FORMAT, "job": _plain(job), "rows": rows, "metadata": metadata}
-        atomic_write_text(self._path(job), json.dumps(payload, default=_json_scalar))
+def save_job(store: CheckpointStore, job, rows: list[dict], metadata: dict) -> None:
+    """Keep a finished job's rows in ``store`` (named by ``job_key``)."""
+    store.save_job(job_key(job), rows, metadata, _plain(job))
 
 
-def _json_scalar(value):
-    if hasattr(value, "item"):  # numpy scalar
-        return value.item()
-    return repr(value)
+def load_job(store: CheckpointStore, job) -> tuple[list[dict], dict] | None:
+    """A job's rows and metadata saved in ``store`` by an earlier run, or None."""
+    return store.load_job(job_key(job))
 
 
 # -- running ---------------------------------------------------------------------------------
-
-
-class SweepInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a sweep: ``frame`` holds the rows of the ``done`` finished jobs (of ``total``)."""
-
-    def __init__(self, frame: pd.DataFrame, metadata: list[dict], done: int, total: int):
-        super().__init__(f"sweep interrupted after {done} of {total} configurations")
-        self.frame, self.metadata, self.done, self.total = frame, metadata, done, total
 
 
 def _gathered(outputs: list) -> tuple[pd.DataFrame, list[dict]]:
@@ -315,35 +279,47 @@ def _gathered(outputs: list) -> tuple[pd.DataFrame, list[dict]]:
 
 
 def run_sweep(jobs: list, workers: int = 1, executor=None, on_done=None,
-              checkpoint: SweepCheckpoint | None = None) -> tuple[pd.DataFrame, list[dict]]:
+              checkpoint: CheckpointStore | None = None,
+              should_stop: Callable[[int, int], bool] | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Run the jobs and gather one long-form frame in the order of ``jobs`` (the product).
 
     ``executor``: any ``concurrent.futures`` executor; default: this process (``workers == 1``)
     or ``workers`` local processes. ``checkpoint``: jobs finished earlier are loaded, not run,
-    and each job is saved as it finishes. ``on_done(done, total)`` after every finished job.
-    Ctrl-C raises ``SweepInterrupted`` with the finished rows (in product order).
+    and each job is saved as it finishes. ``on_done(done, total)`` after every finished job;
+    ``should_stop(done, total)`` then: True stops like Ctrl-C. Ctrl-C or SIGTERM (at once;
+    a job file being written is finished first) raises ``memprof.run.longrun.Interrupted``
+    with the finished rows (in product order) as ``frame``, their metadata list as
+    ``metadata``, and ``done``/``total`` configurations.
     """
     if executor is None:
         with open_executor(ExecutorSpec(jobs=workers)) as pool:
-            return run_sweep(jobs, executor=pool, on_done=on_done, checkpoint=checkpoint)
-    outputs: list = [checkpoint.load(job) if checkpoint else None for job in jobs]
+            return run_sweep(jobs, executor=pool, on_done=on_done, checkpoint=checkpoint, should_stop=should_stop)
+    outputs: list = [load_job(checkpoint, job) if checkpoint else None for job in jobs]
     todo = [i for i, output in enumerate(outputs) if output is None]
     done = len(jobs) - len(todo)
     if done and on_done:
         on_done(done, len(jobs))
+    guard = StopGuard(defer=False)
     stream = completed(executor, run_point, [jobs[i] for i in todo])
     try:
-        for k, output in stream:
-            index = todo[k]
-            outputs[index] = output
-            if checkpoint:
-                checkpoint.save(jobs[index], *output)
-            done += 1
-            if on_done:
-                on_done(done, len(jobs))
+        with guard:
+            for k, output in stream:
+                index = todo[k]
+                outputs[index] = output
+                if checkpoint:
+                    with guard.saving():
+                        save_job(checkpoint, jobs[index], *output)
+                done += 1
+                if on_done:
+                    on_done(done, len(jobs))
+                guard.check()  # a signal while the job file was written
+                if should_stop is not None and should_stop(done, len(jobs)):
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
         stream.close()
-        raise SweepInterrupted(*_gathered(outputs), done, len(jobs)) from None
+        frame, metadata = _gathered(outputs)
+        raise Interrupted(frame, metadata, f"sweep interrupted after {done} of {len(jobs)} configurations",
+                          done=done, total=len(jobs), signum=guard.signum) from None
     finally:
         stream.close()
     return _gathered(outputs)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from memprof.report.schema import WORKING_SET_COLUMNS
 from sim.mrc.stack import MissRatioCurve, region_footprint
 
 PER_CURVE_ONLY = "n/a"  # compulsory ratio and sizes exist per curve (representation), not per table
-COLUMNS = ("representation", "method", "region", "distinct_lines", "footprint_bytes", "compulsory_miss_ratio",
-           "size_2x_compulsory_bytes", "size_1_1x_compulsory_bytes")
+COLUMNS = WORKING_SET_COLUMNS  # declared once, in memprof.report.schema
 
 
 def working_set_rows(label: str, curve: MissRatioCurve, lines: np.ndarray | None, scale: float = 1.0,

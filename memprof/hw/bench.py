@@ -138,6 +138,8 @@ def run_bench(config: BenchConfig, json_dir: str | os.PathLike | None = None, *,
     """Time every model; returns (DataFrame, metadata). pyperf JSON files go to ``json_dir``."""
     import pandas as pd
 
+    from memprof.report.schema import BENCH_COLUMNS
+
     budget = config.budget_bytes or default_budget_bytes()
     rows, models_meta = [], {}
     with tempfile.TemporaryDirectory(prefix="memprof-bench-") as tmp:
@@ -160,8 +162,7 @@ def run_bench(config: BenchConfig, json_dir: str | os.PathLike | None = None, *,
                 raise RuntimeError(f"pyperf run of {model} failed (exit {proc.returncode}): "
                                    f"{(proc.stderr or proc.stdout).strip()[-800:]}")
             rows += suite_rows(path, model, cap, footprint)
-    frame = pd.DataFrame(rows, columns=["model", "batch_size", "ms_per_item", "ms_per_item_stdev",
-                                        "items_per_second", "table_bytes", "max_rows_cap"])
+    frame = pd.DataFrame(rows, columns=list(BENCH_COLUMNS))
     metadata = {"workload": config.workload, "dim": config.dim, "alpha": config.alpha, "pooling": config.pooling,
                 "seed": config.seed, "memory_budget_bytes": budget, "ram_bytes": total_ram_bytes(),
                 "pyperf": {"processes": config.processes, "values": config.values, "warmups": config.warmups,
@@ -231,12 +232,13 @@ def _add_cmdline_args(cmd, args) -> None:
 
 def _setup(batch_size: int):
     """Build and fill the representation once per process; a ring of batches per batch size."""
-    from memprof.hw.kernel_runner import build_representation, coerce_params, fill_constant, make_batches
+    from memprof.hw.kernel_runner import build_representation, fill_constant, make_batches
+    from traces.spec import parse_param_items
 
     args = _ARGS
     if "rep" not in _STATE:
         rep = build_representation(args.model, args.workload, dim=args.dim, max_rows=args.max_rows,
-                                   params=coerce_params(args.model, args.param))
+                                   params=parse_param_items(args.model, args.param))
         fill_constant(rep)
         _STATE["rep"] = rep
     rep = _STATE["rep"]

@@ -27,38 +27,6 @@ from traces.batch import Batch
 PAGE = 4096
 
 
-def coerce_params(model: str, items: list[str]) -> dict:
-    """``["d=50000", "k=2"]`` -> typed config fields of ``model`` (ValueError names the bad one)."""
-    from traces.representations import config_fields
-
-    fields = config_fields(model)
-    out = {}
-    for item in items or ():
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if "." in key:
-            prefix, _, key = key.rpartition(".")
-            if prefix != model:
-                continue
-        if not sep:
-            raise ValueError(f"parameter {item!r}: expected FIELD=VALUE")
-        if key not in fields:
-            raise ValueError(f"{model} has no parameter {key!r}; known: {', '.join(fields) or '(none)'}")
-        default = fields[key]
-        if isinstance(default, bool):
-            out[key] = text.strip().lower() in ("1", "true", "yes", "on")
-        elif isinstance(default, float):
-            out[key] = float(text)
-        elif isinstance(default, int) or default is None:
-            try:
-                out[key] = int(text)
-            except ValueError:
-                out[key] = float(text) if default is None else int(text)
-        else:
-            out[key] = type(default)(text) if default is not None else text
-    return out
-
-
 def aligned_empty(count: int, dtype=np.float32, align: int = PAGE) -> np.ndarray:
     """An uninitialised 1-D array whose data starts on an ``align``-byte boundary."""
     itemsize = np.dtype(dtype).itemsize
@@ -109,13 +77,10 @@ def load_batches(path) -> list[Batch]:
 
 def build_representation(model: str, workload_spec: str, *, dim: int | None = None, max_rows: int | None = None,
                          params: dict | None = None):
-    from traces.representations import build
-    from traces.workloads import get_workload
+    """The representation a ``TraceSpec`` with these fields describes (tables not allocated)."""
+    from traces.spec import TraceSpec
 
-    workload = get_workload(workload_spec, dim)
-    if max_rows:
-        workload = workload.capped(max_rows)
-    return build(model, workload, **(params or {}))
+    return TraceSpec(model, workload_spec, dim=dim, max_rows=max_rows, params=params or ()).representation()
 
 
 def make_batches(rep, *, batch_size: int, batches: int, alpha: float, pooling, seed: int) -> list[Batch]:
@@ -130,18 +95,21 @@ def _lines(addr: int, nbytes: int, line: int = 64) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The child's options: a ``TraceSpec.to_argv()`` (the trace) plus how to run the kernel."""
     p = argparse.ArgumentParser(prog="python -m memprof.hw.kernel_runner",
                                 description="Run one representation's kernel in a counted region.")
     p.add_argument("--model", required=True)
     p.add_argument("--workload", default="criteo-tb")
     p.add_argument("--dim", type=int)
     p.add_argument("--max-rows", type=int, help="cap every table at this many rows")
-    p.add_argument("--param", action="append", default=[], metavar="FIELD=VALUE")
+    p.add_argument("--param", action="append", default=[], metavar="[MODEL.]FIELD=VALUE")
     p.add_argument("--batch-size", type=int, default=2048)
     p.add_argument("--batches", type=int, default=10)
     p.add_argument("--alpha", type=float, default=1.05)
     p.add_argument("--pooling", default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--line", type=int, default=64,
+                   help="cache line bytes (part of the trace spec; the kernel itself does not use it)")
     p.add_argument("--batches-file", help="read the batches from this .npz instead of generating them")
     p.add_argument("--warmup", type=int, default=1, help="kernel calls before the region (JIT, page faults)")
     p.add_argument("--flush-bytes", type=int, default=0, help="read this many bytes just before the region")
@@ -153,6 +121,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def trace_spec(args: argparse.Namespace):
+    """The ``TraceSpec`` that parsed arguments describe (ValueError on a violated constraint)."""
+    from traces.spec import TraceSpec, parse_param_items
+
+    return TraceSpec(args.model, args.workload, dim=args.dim, batch_size=args.batch_size, batches=args.batches,
+                     seed=args.seed, alpha=args.alpha, pooling=args.pooling, line_bytes=args.line,
+                     params=tuple(parse_param_items(args.model, args.param).items()), max_rows=args.max_rows)
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     from memprof.hw.perf import PerfControlError
@@ -160,8 +137,8 @@ def main(argv=None) -> int:
     from memprof.hw.resctrl import read_mbm_total_bytes
 
     try:
-        params = coerce_params(args.model, args.param)
-        rep = build_representation(args.model, args.workload, dim=args.dim, max_rows=args.max_rows, params=params)
+        spec = trace_spec(args)
+        rep = spec.representation()
         budget = args.budget if args.budget else max(rep.memory_bytes, 1)
         if rep.memory_bytes > budget:
             raise ValueError(f"{args.model}: tables need {rep.memory_bytes:,} bytes, over the budget {budget:,}")
@@ -173,8 +150,7 @@ def main(argv=None) -> int:
         if args.batches_file:
             batches = load_batches(args.batches_file)
         else:
-            batches = make_batches(rep, batch_size=args.batch_size, batches=args.batches, alpha=args.alpha,
-                                   pooling=args.pooling, seed=args.seed)
+            batches = list(spec.build(rep).batches())
     except ValueError as exc:
         print(f"kernel_runner: {exc}", file=sys.stderr)
         return 2

@@ -3,63 +3,45 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from traces.spec import TraceSpec
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One representation's kernel over ``batches`` batches (see ``memprof.hw.kernel_runner``)."""
+    """One representation's kernel over the batches of ``trace`` (see ``memprof.hw.kernel_runner``):
+    the trace description plus how the child runs it (warm-up calls, table memory budget)."""
 
-    model: str
-    workload: str = "criteo-tb"
-    dim: int | None = None
-    max_rows: int | None = None
-    params: tuple[tuple[str, object], ...] = field(default=())
-    batch_size: int = 2048
-    batches: int = 10
-    alpha: float = 1.05
-    pooling: str | None = None
-    seed: int = 0
+    trace: TraceSpec
     warmup: int = 1
     budget_bytes: int | None = None
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.batches < 1:
-            raise ValueError(f"batches must be >= 1, got {self.batches}")
-        if self.max_rows is not None and self.max_rows < 1:
-            raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
-        if self.warmup < 0:
-            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
-        if not self.alpha >= 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        if not isinstance(self.trace, TraceSpec):
+            raise ValueError(f"trace must be a TraceSpec, got {type(self.trace).__name__}")
+        if self.trace.data is not None:
+            raise ValueError("a kernel run generates its batches: the trace cannot read a dataset (data=...)")
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
+        if self.budget_bytes is not None and self.budget_bytes < 1:
+            raise ValueError(f"budget_bytes must be >= 1, got {self.budget_bytes}")
 
     @property
-    def param_dict(self) -> dict:
-        return dict(self.params)
+    def model(self) -> str:
+        return self.trace.model
 
     def runner_argv(self, *, result: str | None = None, batches_file: str | None = None, warmup: int | None = None,
                     flush_bytes: int = 0, mbm: str | None = None, itt: bool = False, fill: str = "constant") -> list[str]:
-        """``python -m memprof.hw.kernel_runner ...`` for this spec.
+        """``python -m memprof.hw.kernel_runner ...`` for this spec (the trace's ``to_argv`` plus the run's options).
 
         Tables are filled with a constant by default: counts and timings do not depend
         on the values, and filling gigabytes with random numbers would dominate the run.
         """
-        argv = [sys.executable, "-m", "memprof.hw.kernel_runner", "--model", self.model, "--workload", self.workload,
-                "--batch-size", str(self.batch_size), "--batches", str(self.batches), "--alpha", repr(self.alpha),
-                "--seed", str(self.seed), "--warmup", str(self.warmup if warmup is None else warmup),
-                "--fill", fill]
-        if self.dim is not None:
-            argv += ["--dim", str(self.dim)]
-        if self.max_rows is not None:
-            argv += ["--max-rows", str(self.max_rows)]
-        if self.pooling is not None:
-            argv += ["--pooling", str(self.pooling)]
+        argv = [sys.executable, "-m", "memprof.hw.kernel_runner", *self.trace.to_argv(),
+                "--warmup", str(self.warmup if warmup is None else warmup), "--fill", fill]
         if self.budget_bytes is not None:
             argv += ["--budget", str(self.budget_bytes)]
-        for key, value in self.params:
-            argv += ["--param", f"{key}={value}"]
         if batches_file:
             argv += ["--batches-file", str(batches_file)]
         if flush_bytes:
@@ -74,15 +56,8 @@ class RunSpec:
 
     def build(self):
         """(representation, batches) built in this process, identical to the child's."""
-        from memprof.hw.kernel_runner import build_representation, make_batches
-
-        rep = build_representation(self.model, self.workload, dim=self.dim, max_rows=self.max_rows,
-                                   params=self.param_dict)
-        batches = make_batches(rep, batch_size=self.batch_size, batches=self.batches, alpha=self.alpha,
-                               pooling=self.pooling, seed=self.seed)
-        return rep, batches
+        rep = self.trace.representation()
+        return rep, list(self.trace.build(rep).batches())
 
     def describe(self) -> dict:
-        return {"model": self.model, "workload": self.workload, "dim": self.dim, "max_rows": self.max_rows,
-                "params": self.param_dict, "batch_size": self.batch_size, "batches": self.batches,
-                "alpha": self.alpha, "pooling": self.pooling, "seed": self.seed}
+        return {**self.trace.describe(), "warmup": self.warmup, "budget_bytes": self.budget_bytes}

@@ -1,4 +1,5 @@
-"""Render a result DataFrame as a text table, CSV, JSON records or Markdown.
+"""Render a result DataFrame as a text table, CSV, JSON (the versioned envelope of
+``memprof.report.schema``) or Markdown.
 
 One renderer for every command, so every command's ``--format`` behaves alike.
 Missing values (a counter that was unavailable) render as the string given in
@@ -15,6 +16,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from memprof.report.schema import ANALYSIS_HEADLINE, envelope, schema_name
 from traces.format.fileio import atomic_write_text
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -69,54 +71,50 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(frame: pd.DataFrame, metadata: dict | None = None) -> str:
-    """A JSON list of records (exact numbers, null where unavailable); metadata, if given, wraps it."""
+def to_json(frame: pd.DataFrame, metadata: dict | None = None, *, kind: str) -> str:
+    """The versioned envelope ``memprof.report.schema.envelope``: schema, metadata, rows
+    (exact numbers, null where unavailable)."""
     records = [
         {str(k): _json_value(v) for k, v in zip(frame.columns, row)}
         for row in frame.itertuples(index=False, name=None)
     ]
-    payload = records if metadata is None else {"metadata": metadata, "rows": records}
-    return json.dumps(payload, indent=2, default=str) + "\n"
+    return json.dumps(envelope(kind, records, metadata), indent=2, default=str) + "\n"
 
 
-def render(frame: pd.DataFrame, fmt: str, metadata: dict | None = None) -> str:
-    """Render ``frame`` in one of FORMATS."""
+def render(frame: pd.DataFrame, fmt: str, metadata: dict | None = None, *, kind: str) -> str:
+    """Render ``frame`` in one of FORMATS; ``kind`` (a ``schema.KINDS`` name) labels the JSON envelope."""
+    schema_name(kind)  # an unknown kind is a programming error in every format, not only JSON
     if fmt == "table":
         return to_text_table(frame)
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
-        return to_json(frame, metadata)
+        return to_json(frame, metadata, kind=kind)
     if fmt == "markdown":
         return to_markdown(frame)
     raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
 
 
-def emit(frame: pd.DataFrame, fmt: str, output: str | os.PathLike | None = None, metadata: dict | None = None) -> None:
+def emit(frame: pd.DataFrame, fmt: str, output: str | os.PathLike | None = None, metadata: dict | None = None, *,
+         kind: str) -> None:
     """Write the rendered frame to ``output`` atomically, or to stdout when output is None or '-'."""
-    text = render(frame, fmt, metadata)
+    text = render(frame, fmt, metadata, kind=kind)
     if output is None or str(output) == "-":
         sys.stdout.write(text)
     else:
         atomic_write_text(output, text)
 
 
-# The columns of an analysis row a terminal shows by default: what the headline asks for
-# (size, compression, accesses, misses, DRAM traffic, cycles, bandwidth, the three ratios).
-ANALYSIS_COLUMNS = ("model", "llc_bytes", "model_bytes", "compression", "accesses", "llc_misses", "llc_miss_ratio",
-                    "llc_misses_stderr", "dram_read_bytes", "dram_write_bytes", "cycles", "dram_bw_gbps",
-                    "cycles_ratio", "llc_misses_ratio", "dram_bw_ratio", "partial")
-
-
 def emit_analysis(frame: pd.DataFrame, fmt: str, output=None, metadata: dict | None = None, *,
-                  all_columns: bool = False, metadata_path=None, keep: tuple[str, ...] = ()) -> None:
-    """Emit an analysis table: CSV and JSON carry every column (JSON as a plain list of
-    records, the schema scripts rely on), the table and Markdown views the headline
-    columns (plus ``keep``, e.g. swept parameters) unless ``all_columns``. The run's
-    metadata goes to ``metadata_path`` (JSON, atomically) when given."""
+                  all_columns: bool = False, metadata_path=None, keep: tuple[str, ...] = (),
+                  kind: str = "analysis") -> None:
+    """Emit an analysis table: CSV and JSON (the envelope, with the metadata) carry every
+    column, the table and Markdown views the headline columns (``schema.ANALYSIS_HEADLINE``,
+    plus ``keep``, e.g. swept parameters) unless ``all_columns``. The run's metadata also
+    goes to ``metadata_path`` (JSON, atomically) when given."""
     if fmt in ("table", "markdown") and not all_columns:
-        wanted = list(dict.fromkeys([*keep, *ANALYSIS_COLUMNS]))
+        wanted = list(dict.fromkeys([*keep, *ANALYSIS_HEADLINE]))
         frame = frame[[c for c in wanted if c in frame.columns]]
-    emit(frame, fmt, output)
+    emit(frame, fmt, output, metadata, kind=kind)
     if metadata_path is not None:
         atomic_write_text(metadata_path, json.dumps(metadata or {}, indent=2, default=str) + "\n")

@@ -82,7 +82,9 @@ def test_sweep_cli_formats(fmt, tmp_path):
                       "--format", fmt, *SMALL_ARGS])
     assert result.exit_code == 0, result.output
     if fmt == "json":
-        rows = json.loads(result.output)  # a plain list of records
+        payload = json.loads(result.output)
+        assert payload["schema"] == "memprof.sweep/1"
+        rows = payload["rows"]
         assert {r["alpha"] for r in rows} == {0.5, 1.2} and {r["model"] for r in rows} == {"dlrm", "memrec"}
         for key in ("model", "llc_bytes", "ways", "policy", "model_bytes", "compression", "accesses", "llc_hits",
                     "llc_misses", "llc_miss_ratio", "dram_read_bytes", "dram_write_bytes", "cycles", "seconds",
@@ -114,7 +116,9 @@ def test_reproduce_writes_every_output(tmp_path):
     for name in ("results.csv", "results.md", "results.json", "metadata.json", "comparison.csv", "comparison.md",
                  "ratios.png", "miss_ratio.png", "ASSUMPTIONS.md"):
         assert (tmp_path / name).stat().st_size > 0
-    records = json.loads((tmp_path / "results.json").read_text())
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["schema"] == "memprof.reproduce/1" and results["metadata"]["alpha"] == 1.05
+    records = results["rows"]
     assert {r["model"] for r in records} == {"dlrm", "memrec"} and len(records) == 6  # 2 models x 3 LLC sizes
     assert json.loads((tmp_path / "metadata.json").read_text())["alpha"] == 1.05
     table = pd.read_csv(tmp_path / "comparison.csv")

@@ -3,6 +3,9 @@ single-process run (in this process and on a real 2-process Dask LocalCluster), 
 errors carried through, and the simulate-partitioned command."""
 
 import io
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -10,11 +13,13 @@ import pytest
 from click.testing import CliRunner
 
 import memprof.analysis.partitioned as partitioned
+from memprof.run.longrun import Interrupted
 from memprof.cli.partitioned import simulate_partitioned_command
-from memprof.analysis.partitioned import FileSource, ModelSource, simulate_partitioned
+from memprof.analysis.partitioned import FileSource, simulate_partitioned
 from sim.config import CacheConfig
+from traces.spec import TraceSpec
 from sim.engine.simulator import Simulator
-from traces.synthetic import zipf_row_trace
+from traces.generator import zipf_row_trace
 from sim.time_sampling import TimeSampler, TimeSampling
 from traces.stream import model_trace
 from traces.workloads import get_workload
@@ -63,7 +68,7 @@ def test_model_source_is_regenerated_identically_by_each_worker(cluster):
     reference = model_trace("dlrm", get_workload(SMALL["workload"], SMALL["dim"]), batch_size=64, batches=6,
                             seed=3, alpha=0.9)
     single = _single(reference, config, l1=l1, l2=l2)
-    merged = simulate_partitioned(ModelSource("dlrm", **SMALL), config, 2, executor=cluster.get_executor(pure=False),
+    merged = simulate_partitioned(TraceSpec("dlrm", **SMALL), config, 2, executor=cluster.get_executor(pure=False),
                                   l1=l1, l2=l2)
     assert _counts(merged) == _counts(single)
 
@@ -107,21 +112,31 @@ def test_cli_on_a_scheduler_gives_the_single_process_counts(trace_file, cluster)
     assert "4/4 partitions done" in result.stderr
 
 
-def test_cli_ctrl_c_writes_nothing_and_exits_130(trace_file, monkeypatch):
-    real = partitioned.run_sim_job
-    calls = []
+def test_a_stop_raises_interrupted_without_a_result(trace_file):
+    with pytest.raises(Interrupted) as info:
+        simulate_partitioned(FileSource(trace_file[0]), CacheConfig("48KB", 8), 4,
+                             should_stop=lambda done, total: done == 1)
+    stop = info.value
+    assert (stop.done, stop.total, stop.frame, stop.exit_code) == (1, 4, None, 130)
+    assert "needs every partition" in stop.message
 
-    def stop_at_second(job):
-        calls.append(job)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(job)
 
-    monkeypatch.setattr(partitioned, "run_sim_job", stop_at_second)
-    result = CliRunner().invoke(simulate_partitioned_command,
-                                ["--trace", str(trace_file[0]), "--llc", "48KB", "--ways", "8", "--partitions", "4"])
-    assert result.exit_code == 130
-    assert result.stdout == "" and "needs every partition" in result.stderr and len(calls) == 2
+def test_cli_sigterm_writes_nothing_and_exits_143(tmp_path):
+    path = tmp_path / "long.npy"  # long enough that partitions 2-4 are still running when the signal comes
+    np.save(path, np.random.default_rng(1).integers(0, 50_000, 3_000_000).astype(np.uint64) * np.uint64(64))
+    child = subprocess.Popen([sys.executable, "-c", "from memprof.cli.main import main; main()",
+                              "simulate-partitioned", "--trace", str(path), "--llc", "48KB", "--ways", "8",
+                              "--partitions", "4", "--format", "csv"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in child.stderr:
+        seen.append(line)
+        if "1/4 partitions done" in line:
+            child.send_signal(signal.SIGTERM)
+            break
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 143, "".join(seen) + err
+    assert out == "" and "needs every partition" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("args,needle", [

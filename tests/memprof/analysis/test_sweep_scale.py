@@ -1,5 +1,6 @@
 """Sweeps and reproduce through executors (serial, local processes, a real 2-process Dask
-LocalCluster), trace-file sweeps, checkpoint/resume and Ctrl-C partial output."""
+LocalCluster), trace-file sweeps, checkpoint/resume and stopped sweeps' partial output
+(stops injected through ``run_sweep(should_stop=...)``)."""
 
 import io
 import json
@@ -9,13 +10,15 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import memprof.analysis.sweep as sweep_module
 from memprof.cli.main import main
 from memprof.analysis.experiment import CacheSetup
-from memprof.analysis.sweep import SweepCheckpoint, SweepInterrupted, make_jobs, parse_axis, run_sweep
+from memprof.analysis.sweep import make_jobs, make_trace_jobs, parse_axis, run_sweep
+from memprof.run.checkpoint_store import CheckpointStore
+from memprof.run.longrun import Interrupted
 from sim.config import CacheConfig
 from sim.engine.simulator import Simulator
-from traces.synthetic import zipf_row_trace
+from traces.spec import TraceSpec
+from traces.generator import zipf_row_trace
 
 distributed = pytest.importorskip("distributed")
 
@@ -109,62 +112,51 @@ def test_workload_sweep_and_reproduce_on_dask_equal_the_serial_runs(cluster, tmp
                                                            ("memrec", 65536), ("memrec", 1 << 20)]
 
 
-def test_ctrl_c_writes_partial_rows_and_resume_gives_the_uninterrupted_table(trace_file, tmp_path, monkeypatch):
+def test_stopped_sweep_keeps_finished_rows_and_the_cli_resumes_only_the_rest(trace_file, tmp_path):
     path, _ = trace_file
     args = ["sweep", "--trace", str(path), *TRACE_AXES, "--format", "csv"]
     full = _run(args)
-    assert full.exit_code == 0
-    real = sweep_module.run_point
-    calls = []
-
-    def interrupted_after_three(job):
-        calls.append(job)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real(job)
-
-    monkeypatch.setattr(sweep_module, "run_point", interrupted_after_three)
-    stopped = _run(args + ["--checkpoint", str(tmp_path / "ck")])
-    assert stopped.exit_code == 130
-    partial = pd.read_csv(io.StringIO(stopped.stdout))
-    assert len(partial) == 3 and partial["partial"].all()
-    assert "3 of 8 configurations" in stopped.stderr and "--resume" in stopped.stderr
-    assert len(list((tmp_path / "ck").glob("job-*.json"))) == 3
+    assert full.exit_code == 0, full.output
+    axes = [a for item in ("ways=4,8", "policy=lru,fifo") for a in parse_axis(item, [])]
+    jobs = make_trace_jobs(str(path), axes, [32 << 10, 64 << 10], inclusive=False)  # the sweep the CLI builds
+    with pytest.raises(Interrupted) as info:
+        run_sweep(jobs, checkpoint=CheckpointStore(tmp_path / "ck"), should_stop=lambda done, total: done == 3)
+    stop = info.value
+    assert (stop.done, stop.total, stop.exit_code) == (3, 8, 130) and len(stop.frame) == 3
     expected = pd.read_csv(io.StringIO(full.stdout))
-    pd.testing.assert_frame_equal(partial.drop(columns="partial"), expected.iloc[:3])
+    assert stop.frame["llc_misses"].tolist() == expected["llc_misses"].iloc[:3].tolist()
+    saved = {p: p.stat().st_mtime_ns for p in (tmp_path / "ck").glob("job-*.json")}
+    assert len(saved) == 3
 
-    calls.clear()
-    monkeypatch.setattr(sweep_module, "run_point", lambda job: calls.append(job) or real(job))
     refused = _run(args + ["--checkpoint", str(tmp_path / "ck")])
     assert refused.exit_code == 2 and "--resume" in refused.output
     resumed = _run(args + ["--checkpoint", str(tmp_path / "ck"), "--resume"])
     assert resumed.exit_code == 0, resumed.output
-    assert len(calls) == 5  # only the unfinished configurations ran
-    assert resumed.stdout == full.stdout
+    pd.testing.assert_frame_equal(_csv(resumed).drop(columns="threads"),  # threads: how a row was run, not its counts
+                                  expected.drop(columns="threads"))
+    assert len(list((tmp_path / "ck").glob("job-*.json"))) == 8
+    assert {p: p.stat().st_mtime_ns for p in saved} == saved  # the 3 finished configurations were not rerun
 
 
 def test_interrupted_workload_sweep_on_dask_resumes_to_the_serial_frame(cluster, tmp_path):
     models = ["dlrm", "memrec"]
     axes = parse_axis("alpha=0.5,0.8,1.2", models)
-    workload = {"workload": "5000,300,70,20000", "dim": 16, "batch_size": 32, "batches": 4, "pooling": None,
-                "alpha": 1.05, "seed": 0, "data": None}
+    traces = [TraceSpec(m, "5000,300,70,20000", dim=16, batch_size=32, batches=4, alpha=1.05, seed=0)
+              for m in models]
     setup = CacheSetup((64 * 1024,), private_levels=False, threads=1)
-    jobs = make_jobs(axes, models, workload, {}, setup, "icx", {})
+    jobs = make_jobs(axes, traces, setup, "icx", {})
     serial, _ = run_sweep(jobs)
 
-    def stop_after_two(done, total):
-        if done == 2:
-            raise KeyboardInterrupt
-
-    store = SweepCheckpoint(tmp_path / "ck")
-    with pytest.raises(SweepInterrupted) as info:
-        run_sweep(jobs, executor=cluster.get_executor(pure=False), on_done=stop_after_two, checkpoint=store)
+    store = CheckpointStore(tmp_path / "ck")
+    with pytest.raises(Interrupted) as info:
+        run_sweep(jobs, executor=cluster.get_executor(pure=False), checkpoint=store,
+                  should_stop=lambda done, total: done == 2)
     assert (info.value.done, info.value.total) == (2, 3) and len(info.value.frame) == 2 * 2
     assert len(list((tmp_path / "ck").glob("job-*.json"))) == 2
     finished = {a for a in info.value.frame["alpha"]}
     assert list(info.value.frame["alpha"]) == [a for a in (0.5, 0.8, 1.2) if a in finished for _ in range(2)]
     resumed, metas = run_sweep(jobs, executor=cluster.get_executor(pure=False),
-                               checkpoint=SweepCheckpoint(tmp_path / "ck", resume=True))
+                               checkpoint=CheckpointStore(tmp_path / "ck", resume=True))
     pd.testing.assert_frame_equal(resumed, serial)
     assert len(metas) == 3 and json.dumps(metas, default=str)
 

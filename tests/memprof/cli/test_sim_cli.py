@@ -44,7 +44,9 @@ def test_simulate_hierarchy_json_to_file(npy_trace, tmp_path):
                                     "4", "--l2", "32KB", "--warmup", "0.1", "--prefetch", "--format", "json",
                                     "-o", str(out)])
     assert res.exit_code == 0, res.output
-    row = json.loads(out.read_text())[0]
+    payload = json.loads(out.read_text())
+    assert payload["schema"] == "memprof.simulate-trace/1"
+    row = payload["rows"][0]
     assert row["accesses"] == 18000 and row["warmup_accesses"] == 2000
     assert row["l1_accesses"] == 18000 and row["l1_misses"] == row["l2_accesses"]
     assert "prefetch_hits" in row
@@ -70,7 +72,9 @@ def test_simulate_errors_are_one_line(tmp_path, npy_trace):
 def test_policies_lists_the_registry():
     res = CliRunner().invoke(main, ["policies", "--format", "json"])
     assert res.exit_code == 0
-    names = [row["policy"] for row in json.loads(res.stdout)]
+    payload = json.loads(res.stdout)
+    assert payload["schema"] == "memprof.policies/1"
+    names = [row["policy"] for row in payload["rows"]]
     assert names == ["lru", "fifo", "random", "plru", "srrip", "brrip", "drrip"]
 
 
@@ -85,5 +89,5 @@ def test_simulate_reads_memprof_trace_and_din(tmp_path, npy_trace):
     for path in (mp, din):
         res = CliRunner().invoke(main, ["simulate", "--trace", str(path), "--llc", "64KB", "--format", "json"])
         assert res.exit_code == 0, res.output
-        row = json.loads(res.stdout)[0]
+        row = json.loads(res.stdout)["rows"][0]
         assert (row["llc_hits"], row["llc_misses"]) == (expected.llc.hits, expected.llc.misses)

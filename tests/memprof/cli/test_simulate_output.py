@@ -19,7 +19,9 @@ def test_json_is_a_list_of_records_with_the_fixed_names(tmp_path):
     meta = tmp_path / "run.json"
     result = CliRunner().invoke(main, [*SMALL, "--format", "json", "--metadata", str(meta)])
     assert result.exit_code == 0, result.output
-    records = json.loads(result.output)
+    payload = json.loads(result.output)
+    assert payload["schema"] == "memprof.analysis/1" and payload["metadata"]["seed"] == 0
+    records = payload["rows"]
     assert isinstance(records, list) and [r["model"] for r in records] == ["dlrm", "memrec"]
     for record in records:
         assert set(FIXED) <= set(record)

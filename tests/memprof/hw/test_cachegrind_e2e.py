@@ -13,6 +13,7 @@ pytest.importorskip("traces.representations")
 
 from memprof.hw.cachegrind import find_valgrind
 from memprof.hw.runspec import RunSpec
+from traces.spec import TraceSpec
 
 MB = 1 << 20
 
@@ -22,8 +23,8 @@ MB = 1 << 20
 def test_cachegrind_ll_misses_agree_with_the_simulator_within_5_percent():
     from memprof.hw import cachegrind_compare
 
-    spec = RunSpec(model="dlrm", workload="65536", dim=128, batch_size=64, batches=64, pooling="64", alpha=0.8,
-                   seed=1)
+    spec = RunSpec(TraceSpec(model="dlrm", workload="65536", dim=128, batch_size=64, batches=64, pooling="64",
+                             alpha=0.8, seed=1))
     cmp = cachegrind_compare.run(spec, ll=(3584 * 1024, 14, 64), d1=(32768, 8, 64), timeout_s=600)
     assert cmp.lookups == 64 * 64 * 64
     assert cmp.trace_accesses == cmp.lookups * 8  # 512 B rows = 8 lines each

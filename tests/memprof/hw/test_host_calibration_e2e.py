@@ -16,7 +16,7 @@ def _simulate(runner, tmp_path):
     meta = tmp_path / "meta.json"
     result = runner.invoke(main, [*SIMULATE, "--metadata", str(meta)])
     assert result.exit_code == 0, result.output
-    return {"rows": json.loads(result.output), "metadata": json.loads(meta.read_text())}
+    return {"rows": json.loads(result.output)["rows"], "metadata": json.loads(meta.read_text())}
 
 
 def test_simulate_on_host_uses_the_stored_calibration(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ pytest.importorskip("traces.representations")
 from memprof.hw import kernel_runner
 from memprof.hw.cachegrind_compare import dlrm_kernel_trace, regions_aligned, remap
 from memprof.hw.runspec import RunSpec
+from traces.spec import TraceSpec
 from traces.batch import Batch
 
 
@@ -71,11 +72,12 @@ def test_dlrm_kernel_trace_order_on_a_hand_built_batch():
 
 
 def test_runspec_validation_and_argv():
-    with pytest.raises(ValueError, match="batch_size"):
-        RunSpec(model="dlrm", batch_size=0)
-    argv = RunSpec(model="memrec", params=(("d", 100),), max_rows=5).runner_argv(result="r.json", flush_bytes=64)
+    with pytest.raises(ValueError, match="warmup"):
+        RunSpec(TraceSpec(model="dlrm"), warmup=-1)
+    argv = RunSpec(TraceSpec(model="memrec", params=(("d", 100),), max_rows=5)).runner_argv(result="r.json",
+                                                                                            flush_bytes=64)
     assert argv[1:3] == ["-m", "memprof.hw.kernel_runner"]
-    assert argv[argv.index("--param") + 1] == "d=100" and argv[argv.index("--max-rows") + 1] == "5"
+    assert argv[argv.index("--param") + 1] == "memrec.d=100" and argv[argv.index("--max-rows") + 1] == "5"
     assert argv[argv.index("--flush-bytes") + 1] == "64"
 
 
