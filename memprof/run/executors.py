@@ -26,8 +26,6 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-import click
-
 DASK_MISSING = "Dask distributed is not installed: install memprof[dask] (pip install 'memprof[dask]')"
 
 
@@ -72,11 +70,15 @@ class InlineExecutor(Executor):
         return future
 
 
+class ExecutorUnavailable(ValueError):
+    """The executor asked for cannot be had (Dask not installed, scheduler unreachable): one line."""
+
+
 def _import_distributed():
     try:
         import distributed
     except ImportError:
-        raise click.ClickException(DASK_MISSING) from None
+        raise ExecutorUnavailable(DASK_MISSING) from None
     return distributed
 
 
@@ -121,9 +123,9 @@ def open_executor(spec: ExecutorSpec | None = None, *, dask_workers: int | None 
 
     ``dask_workers`` overrides the local Dask cluster's worker count; ``dask_processes=False``
     runs its workers as threads (for quick experiments: the simulator's kernels hold the GIL
-    only briefly, but trace generation does not). Missing Dask raises ``click.ClickException``
-    with the install line; a scheduler unreachable within ``connect_timeout_s`` raises one
-    naming the address.
+    only briefly, but trace generation does not). Missing Dask raises ``ExecutorUnavailable``
+    (a ValueError) with the install line; a scheduler unreachable within ``connect_timeout_s``
+    raises one naming the address.
     """
     spec = spec or ExecutorSpec()
     if spec.dask or spec.scheduler:
@@ -149,7 +151,7 @@ def _dask_executor(spec: ExecutorSpec, dask_workers: int | None, dask_processes:
             try:
                 client = distributed.Client(spec.scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
             except (OSError, TimeoutError) as exc:
-                raise click.ClickException(f"cannot reach the Dask scheduler at {spec.scheduler}: {exc}") from None
+                raise ExecutorUnavailable(f"cannot reach the Dask scheduler at {spec.scheduler}: {exc}") from None
         else:
             workers = dask_workers or (spec.jobs if spec.jobs > 1 else os.cpu_count() or 1)
             with _sigint_ignored():  # the workers inherit it: Ctrl-C reaches this process, which stops them
@@ -200,33 +202,3 @@ def completed(executor: Executor, fn: Callable, items: Iterable, max_in_flight: 
     finally:
         for future in running:
             future.cancel()
-
-
-def executor_options(func):
-    """``--jobs N`` / ``--dask`` / ``--scheduler ADDRESS`` (passed on as ``executor_spec``)."""
-    options = [
-        click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Local worker processes (1: run in this process). With --dask: the local "
-                          "cluster's workers [default there: one per core]."),
-        click.option("--dask", "use_dask", is_flag=True, default=False,
-                     help="Run the jobs on a local Dask cluster (needs memprof[dask])."),
-        click.option("--scheduler", metavar="ADDRESS", default=None,
-                     help="Run the jobs on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 "
-                          "(its workers need memprof installed; needs memprof[dask])."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def spec_from_options(jobs: int, use_dask: bool, scheduler: str | None) -> ExecutorSpec:
-    """The ExecutorSpec of ``executor_options`` values; conflicting flags are a usage error."""
-    if use_dask and scheduler:
-        raise click.UsageError("--dask starts a local cluster and --scheduler uses an existing one: give one")
-    if scheduler and jobs > 1:
-        raise click.UsageError("--jobs counts local processes; with --scheduler the scheduler's workers run "
-                               "the jobs: leave --jobs out")
-    try:
-        return ExecutorSpec(jobs=jobs, dask=use_dask, scheduler=scheduler)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None

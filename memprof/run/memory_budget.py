@@ -18,7 +18,7 @@ The estimate adds:
   new arrays and the final curve) and ``EXACT_BYTES_PER_SET`` per set; the distinct lines
   are bounded by min(accesses, footprint of the model);
 - ``BASELINE_BYTES``: the interpreter with numpy, numba (compiled kernels), pandas and
-  click loaded, measured as the peak RSS of ``memprof simulate`` / ``memprof mrc`` on a
+  the CLI libraries loaded, measured as the peak RSS of ``memprof simulate`` / ``memprof mrc`` on a
   1,000-access trace (206-220 MiB on x86-64 Linux, Python 3.12, numba 0.6x), rounded up.
 """
 
@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass
 
 from sim.config import CacheConfig
-from sim.engine.simulator import ADDRESS_BITS_COVERED, NGEOM, NSTAT, TAG32_LIMIT
+from sim.engine.kernels import ADDRESS_BITS_COVERED, NGEOM, NSTAT, TAG32_LIMIT
 from sim.sampling import parse_fraction
 
 MIB = 1 << 20

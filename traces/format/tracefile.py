@@ -671,13 +671,25 @@ def trace_info(path: str | os.PathLike, line_bytes: int | None = None,
 # ----------------------------------------------------------------------------- export
 
 
-def _total_entries(path: Path) -> int:
+def count_accesses(path: str | os.PathLike, chunk_entries: int = DEFAULT_CHUNK_ENTRIES, *,
+                   scan: bool = True) -> int | None:
+    """Accesses in a trace file: from the header (memprof .trace) or the array shape (.npy)
+    without reading the data; otherwise (din) by one streaming pass, or None with ``scan=False``
+    (when the count is only nice to have, e.g. for a progress ETA)."""
+    path = Path(path)
     kind = detect_format(path)
     if kind == "memprof":
-        return TraceReader(path).total
+        return int(TraceReader(path).total)
     if kind == "npy":
-        return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
-    return sum(int(c.shape[0]) for c in iter_trace_file(path))
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            if arr.ndim == 1:
+                return int(arr.shape[0])
+        except (ValueError, OSError, EOFError, IndexError):
+            pass  # not a readable 1-D array: reading it says why
+    if not scan:
+        return None
+    return sum(int(c.shape[0]) for c in iter_trace_file(path, chunk_entries))
 
 
 def export_trace(path: str | os.PathLike, to: str, out_path: str | os.PathLike,
@@ -691,7 +703,7 @@ def export_trace(path: str | os.PathLike, to: str, out_path: str | os.PathLike,
     """
     path = Path(path)
     if to == "npy":
-        total = _total_entries(path)
+        total = count_accesses(path)
         with atomic_open(out_path, "wb") as handle:
             np.lib.format.write_array_header_1_0(
                 handle, {"descr": "<u8", "fortran_order": False, "shape": (total,)})

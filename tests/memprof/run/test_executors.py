@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from memprof.cli.main import main
-from memprof.run.executors import (DASK_MISSING, ExecutorSpec, InlineExecutor, completed, open_executor,
-                               spec_from_options)
+from memprof.cli.options import executor_spec
+from memprof.run.executors import (DASK_MISSING, ExecutorSpec, ExecutorUnavailable, InlineExecutor, completed,
+                                   open_executor)
 
 
 def _square(x):
@@ -95,16 +96,16 @@ def test_spec_validation_and_option_conflicts():
     with pytest.raises(ValueError, match="not both"):
         ExecutorSpec(dask=True, scheduler="tcp://x:1")
     with pytest.raises(click.UsageError, match="give one"):
-        spec_from_options(1, True, "tcp://x:1")
+        executor_spec(1, True, "tcp://x:1")
     with pytest.raises(click.UsageError, match="leave --jobs out"):
-        spec_from_options(4, False, "tcp://x:1")
+        executor_spec(4, False, "tcp://x:1")
     assert not ExecutorSpec().parallel and ExecutorSpec(jobs=2).parallel and ExecutorSpec(dask=True).parallel
     assert ExecutorSpec(jobs=3).describe() == "3 local processes"
 
 
 def test_missing_dask_is_one_line_naming_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
-    with pytest.raises(click.ClickException, match=r"install memprof\[dask\]"):
+    with pytest.raises(ExecutorUnavailable, match=r"install memprof\[dask\]"):
         with open_executor(ExecutorSpec(dask=True)):
             pass
     result = CliRunner().invoke(main, ["sweep", "--param", "alpha=1", "--dask", "--no-progress"])
@@ -114,7 +115,7 @@ def test_missing_dask_is_one_line_naming_the_extra(monkeypatch, tmp_path):
 
 def test_unreachable_scheduler_names_the_address():
     pytest.importorskip("distributed")
-    with pytest.raises(click.ClickException, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+    with pytest.raises(ExecutorUnavailable, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         with open_executor(ExecutorSpec(scheduler="tcp://127.0.0.1:9"), connect_timeout_s=0.5):
             pass
 
