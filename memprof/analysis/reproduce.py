@@ -54,13 +54,17 @@ def assumptions(metadata: dict) -> list[str]:
         f"batches: {metadata['batches']} x {metadata['batch_size']} samples; the first {cache['warmup']:.0%} "
         "only warm the caches",
         "Mem-Rec: " + ", ".join(f"{k}={v}" for k, v in memrec.items() if k != "model")
-        + " (one token/weight table pair shared by all features, hashes salted by global token id; "
-        "weight entry of weight_width floats: inferred, the paper body was not available)",
+        + ". The slides' hardware table uses d = d' = 75000, k = 1, k' = 4 (the defaults); the model Intel "
+        "released uses k' = 1 (`--param memrec.k_weight=1`). pooling=sample, hash=wyhash and "
+        "hash_in_kernel=false follow the release (one bag per sample over all 26 features, wyhash of "
+        "feature * 430000000 + token, ids hashed by the data loader and not timed); see docs/memrec-released.md",
         f"LLC: {cache['ways']}-way {cache['policy'].upper()}, {cache['line_bytes']} B lines, sizes "
         + ", ".join(f"{s // MIB} MiB" for s in cache["llc_sizes"])
         + (", non-inclusive" if not cache["inclusive"] else ", inclusive"),
-        ("private levels: L1d " + f"{private['l1d']['size']} {private['l1d']['ways']}-way, L2 "
-         f"{private['l2']['size']} {private['l2']['ways']}-way (from the {metadata['cpu_preset']} preset)")
+        ("private levels: " + ", ".join(
+            f"{label} {private[key]['size']} {private[key]['ways']}-way ("
+            + (f"from the {metadata['cpu_preset']} preset" if private[key].get("from") == "preset" else "given")
+            + ")" for key, label in (("l1d", "L1d"), ("l2", "L2"))))
         if private else "private levels: none (LLC only)",
         f"timing: preset {metadata['cpu_preset']}: {timing['freq_ghz']} GHz, latencies L1 {timing['l1_hit_cycles']} / "
         f"L2 {timing['l2_hit_cycles']} / LLC {timing['llc_hit_cycles']} / DRAM {timing['dram_cycles']} cycles, "
