@@ -1,6 +1,6 @@
 """Benchmark the one-pass miss-ratio curves: exact stack distances and SHARDS.
 
-Trace: the simulator issue's seeded Zipf trace (``traces.synthetic.zipf_row_trace``, the one
+Trace: the simulator issue's seeded Zipf trace (``traces.generator.zipf_row_trace``, the one
 ``scripts/bench_sim.py`` uses): ``rows`` rows of 512 B (8 lines of 64 B), Zipf(alpha) row
 popularity scattered over the table, each lookup reading its row's 8 consecutive lines;
 80M line accesses by default (10M row lookups).
@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.mrc.stack import StackDistances
 from sim.mrc.shards import ShardsRate, ShardsSize
-from traces.synthetic import zipf_row_trace
+from traces.generator import zipf_row_trace
 
 MB = 1 << 20
 

@@ -33,7 +33,7 @@ import numpy as np
 from sim.config import CacheConfig
 from sim.engine.simulator import Simulator
 from sim.stats import merge_partitions
-from traces.synthetic import zipf_row_trace
+from traces.generator import zipf_row_trace
 
 
 def chunks(args):

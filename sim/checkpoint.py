@@ -3,8 +3,9 @@
 Why: a billion-access run takes hours; a checkpoint lets it stop (Ctrl-C, a crash, a
 time limit) and continue later with the same final counts as an uninterrupted run.
 
-One checkpoint is one ``.npz`` file written atomically (``traces.format.fileio.atomic_open``):
-an entry ``__checkpoint__`` holds a UTF-8 JSON document (format, version, the caller's
+One checkpoint is one ``.npz`` document, written to a binary file object the caller opens
+(``save_checkpoint``; making the write atomic is the caller's job: write a temporary file
+and rename it) and read from a path or a file object: an entry ``__checkpoint__`` holds a UTF-8 JSON document (format, version, the caller's
 ``trace`` and ``config`` fingerprints, ``extra`` data, and per object its class,
 fingerprint and scalar attributes); every numpy array of every object is an entry
 ``<object>/<attribute>``. No pickle: loading uses ``allow_pickle=False``.
@@ -31,18 +32,15 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from pathlib import Path
-from typing import Any, Mapping
+from typing import IO, Any, Mapping
 
 import numpy as np
 
-from traces.format.fileio import atomic_open
-
-FORMAT = "memprof-checkpoint"
+FORMAT = "sim-checkpoint"
 VERSION = 1
 META_KEY = "__checkpoint__"
 EXTRA_PREFIX = "__extra__/"  # arrays the caller stores beside the objects (finished results)
-POSITION_ATTRS = ("fed", "_measured_from")  # Simulator scalars that move as the trace is fed
+POSITION_ATTRS = ("fed", "_measured_from", "renumberings")  # Simulator scalars that move as the trace is fed
 
 
 class CheckpointError(ValueError):
@@ -135,10 +133,13 @@ def _capture_object(obj: Any, prefix: str, arrays: dict, scalars: dict) -> None:
             raise CheckpointError(f"cannot checkpoint attribute {key!r} of type {type(value).__name__}")
 
 
-def save_checkpoint(path: str | os.PathLike, objects: Mapping[str, Any], *, trace: Mapping,
+def save_checkpoint(file: IO[bytes], objects: Mapping[str, Any], *, trace: Mapping,
                     config: Mapping | None = None, extra: Mapping | None = None,
                     arrays: Mapping[str, np.ndarray] | None = None) -> None:
-    """Write the state of ``objects`` ({name: Simulator or accumulator}) to ``path`` atomically.
+    """Write the state of ``objects`` ({name: Simulator or accumulator}) to the binary ``file``.
+
+    The caller opens ``file`` (and makes the write atomic); nothing is written when
+    capturing the state fails.
 
     ``trace``: the caller's fingerprint of the input (file path, size and mtime, or the
     workload parameters); ``config``: run options that must match on resume (beyond each
@@ -164,41 +165,46 @@ def save_checkpoint(path: str | os.PathLike, objects: Mapping[str, Any], *, trac
     meta = {"format": FORMAT, "version": VERSION, "trace": _normal(dict(trace)),
             "config": _normal(dict(config or {})), "extra": _normal(dict(extra or {})), "objects": records}
     blob = np.frombuffer(json.dumps(meta, default=_json_default).encode("utf-8"), dtype=np.uint8)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path, "wb") as handle:
-        np.savez(handle, **{META_KEY: blob}, **entries)
+    np.savez(file, **{META_KEY: blob}, **entries)
 
 
-def read_checkpoint_meta(path: str | os.PathLike) -> dict:
+def _name(source) -> str:
+    """How messages name a checkpoint: its path, or the file object's name."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return str(getattr(source, "name", "(file object)"))
+
+
+def read_checkpoint_meta(path) -> dict:
     """The JSON part of a checkpoint (format, trace, config, extra, objects); CheckpointError if unreadable."""
     with _open(path) as data:
         return _meta(path, data)
 
 
-def read_checkpoint_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_checkpoint_arrays(path) -> dict[str, np.ndarray]:
     """The extra arrays saved with ``save_checkpoint(..., arrays=)``."""
     with _open(path) as data:
         _meta(path, data)
         return {k[len(EXTRA_PREFIX):]: data[k] for k in data.files if k.startswith(EXTRA_PREFIX)}
 
 
-def _open(path: str | os.PathLike):
+def _open(path):
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"checkpoint {os.fspath(path)}: cannot read ({exc})") from None
+        raise CheckpointError(f"checkpoint {_name(path)}: cannot read ({exc})") from None
 
 
 def _meta(path, data) -> dict:
     if META_KEY not in data.files:
-        raise CheckpointError(f"checkpoint {os.fspath(path)}: not a memprof checkpoint (no {META_KEY} entry)")
+        raise CheckpointError(f"checkpoint {_name(path)}: not a {FORMAT} file (no {META_KEY} entry)")
     try:
         meta = json.loads(bytes(data[META_KEY]).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"checkpoint {os.fspath(path)}: corrupted metadata ({exc})") from None
+        raise CheckpointError(f"checkpoint {_name(path)}: corrupted metadata ({exc})") from None
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint {os.fspath(path)}: format {meta.get('format')!r} version "
-                              f"{meta.get('version')!r}, this memprof reads {FORMAT!r} version {VERSION}")
+        raise CheckpointError(f"checkpoint {_name(path)}: format {meta.get('format')!r} version "
+                              f"{meta.get('version')!r}, this version reads {FORMAT!r} version {VERSION}")
     return meta
 
 
@@ -210,9 +216,9 @@ def _differences(saved: Mapping, now: Mapping) -> str:
     return text
 
 
-def check_checkpoint(path: str | os.PathLike, meta: dict, *, trace: Mapping, config: Mapping | None = None) -> None:
+def check_checkpoint(path, meta: dict, *, trace: Mapping, config: Mapping | None = None) -> None:
     """Raise CheckpointMismatch (one line) when ``meta`` was saved for another trace or configuration."""
-    where = os.fspath(path)
+    where = _name(path)
     trace_now, config_now = _normal(dict(trace)), _normal(dict(config or {}))
     if meta["trace"] != trace_now:
         raise CheckpointMismatch(f"checkpoint {where} was made for another trace ({_differences(meta['trace'], trace_now)}); "
@@ -223,11 +229,12 @@ def check_checkpoint(path: str | os.PathLike, meta: dict, *, trace: Mapping, con
                                  "the original options")
 
 
-def restore_checkpoint(path: str | os.PathLike, objects: Mapping[str, Any], *, trace: Mapping,
+def restore_checkpoint(path, objects: Mapping[str, Any], *, trace: Mapping,
                        config: Mapping | None = None) -> dict:
     """Check ``path`` against ``trace``/``config``, load its state into ``objects`` (freshly
-    constructed, same names and configurations as when saved) and return its ``extra``."""
-    where = os.fspath(path)
+    constructed, same names and configurations as when saved) and return its ``extra``.
+    ``path``: a path or a binary file object, as for every reader here."""
+    where = _name(path)
     with _open(path) as data:
         meta = _meta(path, data)
         check_checkpoint(path, meta, trace=trace, config=config)
@@ -258,7 +265,7 @@ def _restore_simulator(where: str, name: str, sim, record: dict, stored: dict, d
     arrays = {attr: value for attr, value in vars(sim).items() if isinstance(value, np.ndarray)}
     if sorted(arrays) != sorted(stored):
         raise CheckpointMismatch(f"checkpoint {where}: {name} state arrays {sorted(stored)} differ from this "
-                                 f"memprof's {sorted(arrays)} (saved by another version?)")
+                                 f"version's {sorted(arrays)} (saved by another version?)")
     loaded = {}
     for attr, target in arrays.items():
         value = data[stored[attr]]
@@ -271,7 +278,7 @@ def _restore_simulator(where: str, name: str, sim, record: dict, stored: dict, d
                if isinstance(value, (int, float, np.integer, np.floating))}
     if sorted(scalars) != sorted(current):
         raise CheckpointMismatch(f"checkpoint {where}: {name} scalars {sorted(scalars)} differ from this "
-                                 f"memprof's {sorted(current)} (saved by another version?)")
+                                 f"version's {sorted(current)} (saved by another version?)")
     moved = [k for k in current if k not in POSITION_ATTRS and scalars[k] != current[k]]
     if moved:
         raise CheckpointMismatch(f"checkpoint {where}: {name} differs in {', '.join(moved)}; rerun without --resume")
@@ -287,7 +294,7 @@ def _restore_object(where: str, name: str, obj: Any, scalars: dict, stored: dict
     fresh_scalars: dict = {}
     _capture_object(obj, "", fresh_arrays, fresh_scalars)
     if sorted(fresh_scalars) != sorted(scalars) or sorted(fresh_arrays) != sorted(stored):
-        raise CheckpointMismatch(f"checkpoint {where}: {name} attributes differ from this memprof's "
+        raise CheckpointMismatch(f"checkpoint {where}: {name} attributes differ from this version's "
                                  "(saved by another version?)")
     for key, value in fresh_arrays.items():
         saved = data[stored[key]]
@@ -313,12 +320,12 @@ def _set_path(obj: Any, dotted: str, value: Any) -> None:
     setattr(obj, attr, value)
 
 
-def save_simulator(path: str | os.PathLike, sim, *, trace: Mapping, extra: Mapping | None = None) -> None:
-    """Checkpoint one Simulator (``save_checkpoint`` with the single object ``sim``)."""
-    save_checkpoint(path, {"sim": sim}, trace=trace, extra=extra)
+def save_simulator(file: IO[bytes], sim, *, trace: Mapping, extra: Mapping | None = None) -> None:
+    """Checkpoint one Simulator to ``file`` (``save_checkpoint`` with the single object ``sim``)."""
+    save_checkpoint(file, {"sim": sim}, trace=trace, extra=extra)
 
 
-def load_simulator(path: str | os.PathLike, sim, *, trace: Mapping) -> dict:
+def load_simulator(path, sim, *, trace: Mapping) -> dict:
     """Restore a checkpoint of one Simulator into ``sim`` (freshly constructed); return its extra."""
     return restore_checkpoint(path, {"sim": sim}, trace=trace)
 

@@ -1,7 +1,7 @@
 """LLVM intrinsics for the Numba kernels: popcount, count-trailing-zeros, host prefetch,
 borrowed arrays and unsigned indices.
 
-Shared by the simulator (``sim.engine.simulator``) and the stack-distance code (``sim.mrc.stack``).
+Shared by the simulator kernels (``sim.engine.kernels``) and the stack-distance code (``sim.mrc.stack``).
 """
 
 import numpy as np

@@ -11,18 +11,12 @@ line+1 into the LLC after each demand access that reached the LLC.
 from __future__ import annotations
 
 from sim.config import CacheConfig
+from sim.splitmix import GOLDEN_INT as GOLDEN
+from sim.splitmix import MASK64
+from sim.splitmix import mix64_py as mix64
 
-MASK64 = (1 << 64) - 1
-GOLDEN = 0x9E3779B97F4A7C15
 WRITE_FLAG = 1 << 63
 MAX_RRPV = 3
-
-
-def mix64(z: int) -> int:
-    """SplitMix64 finaliser."""
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
 
 
 class RandomStream:

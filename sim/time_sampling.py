@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from sim.access import as_chunk
 from sim.engine.simulator import Simulator
 from sim.stats import COUNT_FIELDS, SimResult, merge_partitions
 
@@ -210,9 +211,7 @@ class TimeSampler:
 
     def feed(self, chunk) -> None:
         """Feed the parts of this chunk that the schedule measures or warms with; skip the rest."""
-        arr = np.asarray(chunk)
-        if arr.ndim != 1:
-            raise ValueError(f"trace chunk must be 1-D, got shape {arr.shape}")
+        arr = as_chunk(chunk)
         sim, s = self.simulator, self.sampling
         i, n = 0, arr.size
         while i < n:

@@ -10,15 +10,24 @@ Scatter: rank k maps to row ``perm_t(k - 1)``, a seeded pseudo-random permutatio
 ``[0, n)`` per feature: a 4-round Feistel network (multiplicative round function) on the
 smallest even-bit domain >= n with cycle walking (a bijection, O(1) memory).
 
+Active rows (``active_reuse`` r > 0, what the skew presets of traces.skew use): a batch
+draws each feature's ranks from its ceil(L / r) hottest ranks only, L the feature's lookups
+in that batch, so a batch reads about L / r distinct rows of even a huge table, as Meta's
+production batches do; the hot ranks keep their scattered rows from batch to batch.
+
 Bags: pooling factor per feature is fixed (an int, or one per feature) or drawn
 per bag from ``poisson:MEAN`` or ``uniform:LO-HI`` (inclusive); Poisson bags may be
 empty. Random bits come from SplitMix64 keyed by (seed, batch number, feature), so
 batch b is the same whatever was generated before it.
+
+Row traces (``zipf_row_trace``, for simulator tests and benchmarks): the same sampler
+and scatter over one table, each drawn row read as its consecutive cache lines.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +81,13 @@ def _nb_helper2(x):
     if abs(x) > 1e-8:
         return math.expm1(x) / x
     return 1.0 + x * 0.5 * (1.0 + x * 0.3333333333333333 * (1.0 + 0.25 * x))
+
+
+@njit(cache=True, inline="always")
+def _nb_h_n(n, alpha):
+    """H(n + 0.5) of the sampler for ``n`` ranks (the only constant that depends on n)."""
+    log_x = math.log(n + 0.5)
+    return _nb_helper2((1.0 - alpha) * log_x) * log_x
 
 
 @njit(cache=True)
@@ -206,7 +222,8 @@ def _bag_size(state, kind, p0, p1):
 
 
 @njit(cache=True)
-def _generate(batch_key, batch_size, rows, alpha, zipf_c, half_bits, perm_keys, pool_kind, pool_params):
+def _generate(batch_key, batch_size, rows, alpha, zipf_c, half_bits, perm_keys, pool_kind, pool_params,
+              active_reuse):
     num_features = rows.shape[0]
     offsets = np.empty(num_features * batch_size + 1, dtype=np.int64)
     offsets[0] = 0
@@ -222,8 +239,13 @@ def _generate(batch_key, batch_size, rows, alpha, zipf_c, half_bits, perm_keys, 
     for t in range(num_features):
         state = states[t]
         n = rows[t]
-        for i in range(offsets[t * batch_size], offsets[(t + 1) * batch_size]):
-            rank, state = zipf_rank(state, n, alpha, zipf_c[t, 0], zipf_c[t, 1], zipf_c[t, 2])
+        first, last = offsets[t * batch_size], offsets[(t + 1) * batch_size]
+        ranks, h_n = n, zipf_c[t, 1]
+        if active_reuse > 0.0:  # the batch draws from its ceil(lookups / reuse) hottest ranks
+            ranks = min(n, max(np.int64(1), np.int64(math.ceil((last - first) / active_reuse))))
+            h_n = _nb_h_n(ranks, alpha)
+        for i in range(first, last):
+            rank, state = zipf_rank(state, ranks, alpha, zipf_c[t, 0], h_n, zipf_c[t, 2])
             indices[i] = feistel_permute(rank - 1, n, half_bits[t], perm_keys[t])
     return indices, offsets
 
@@ -231,11 +253,15 @@ def _generate(batch_key, batch_size, rows, alpha, zipf_c, half_bits, perm_keys, 
 class SyntheticGenerator:
     """Deterministic batches of token ids for a workload (see the module docstring)."""
 
-    def __init__(self, workload: Workload, alpha: float = 1.05, pooling=None, seed: int = 0):
+    def __init__(self, workload: Workload, alpha: float = 1.05, pooling=None, seed: int = 0,
+                 active_reuse: float = 0.0):
         if not (alpha >= 0 and math.isfinite(alpha)):
             raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
+        if not (active_reuse == 0 or (active_reuse >= 1 and math.isfinite(active_reuse))):
+            raise ValueError(f"active_reuse must be 0 (off) or a finite number >= 1, got {active_reuse}")
         self.workload = workload
         self.alpha = float(alpha)
+        self.active_reuse = float(active_reuse)
         self.seed = int(seed)
         self.pooling = pooling if isinstance(pooling, Pooling) else parse_pooling(
             pooling, workload.num_features, workload.pooling
@@ -258,6 +284,7 @@ class SyntheticGenerator:
             "pooling": self.pooling.describe(),
             "scatter": "feistel-4-round",
             "seed": self.seed,
+            **({"active_reuse": self.active_reuse} if self.active_reuse else {}),
         }
 
     def batch(self, batch_size: int, batch_number: int = 0) -> Batch:
@@ -269,7 +296,7 @@ class SyntheticGenerator:
         key = np.uint64(splitmix64_py((self.seed & 0xFFFFFFFFFFFFFFFF) ^ splitmix64_py(batch_number)))
         indices, offsets = _generate(
             key, batch_size, self._rows, self.alpha, self._zipf, self._half_bits, self._perm_keys,
-            self.pooling.kind, self._pool_params,
+            self.pooling.kind, self._pool_params, self.active_reuse,
         )
         return Batch(indices, offsets, self.workload.num_features, batch_size)
 
@@ -277,3 +304,60 @@ class SyntheticGenerator:
         """Yield ``count`` consecutive batches."""
         for number in range(start, start + count):
             yield self.batch(batch_size, number)
+
+
+# --- row-address traces ------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _zipf_rows(state, count, n, alpha, h_x1, h_n, squeeze, half_bits, key, out):
+    """Fill out[:count] with scattered bounded-Zipf rows; return the advanced rng state."""
+    for i in range(count):
+        rank, state = zipf_rank(state, n, alpha, h_x1, h_n, squeeze)
+        out[i] = feistel_permute(rank - 1, n, half_bits, key)
+    return state
+
+
+def zipf_row_trace(
+    num_rows: int,
+    *,
+    row_bytes: int = 512,
+    line_bytes: int = 64,
+    alpha: float = 1.05,
+    accesses: int,
+    seed: int = 0,
+    base_addr: int = 0,
+    chunk_entries: int = 1 << 20,
+) -> Iterator[np.ndarray]:
+    """Yield uint64 chunks of line-aligned byte addresses, ``accesses`` line accesses in all.
+
+    Each lookup draws a row of a ``num_rows``-row table with the generator's bounded-Zipf
+    sampler and scatter (see the module docstring) and reads its ``row_bytes // line_bytes``
+    consecutive lines at ``base_addr + row * row_bytes``; the stream does not depend on
+    ``chunk_entries``. O(1) memory per table, whatever ``num_rows``."""
+    if (num_rows <= 0 or accesses < 0 or line_bytes <= 0 or row_bytes <= 0 or row_bytes % line_bytes
+            or not (alpha >= 0 and math.isfinite(alpha))):
+        raise ValueError("need num_rows > 0, accesses >= 0, a finite alpha >= 0 and row_bytes a positive multiple "
+                         "of line_bytes")
+    lines_per_row = row_bytes // line_bytes
+    h_x1, h_n, squeeze = zipf_constants(int(num_rows), float(alpha))
+    half_bits = feistel_half_bits(int(num_rows))
+    key = splitmix64_py((int(seed) & 0xFFFFFFFFFFFFFFFF) ^ 0xA5A5A5A5)
+    state = np.uint64(splitmix64_py(key ^ 0x5A5A5A5A))
+    offsets = np.arange(lines_per_row, dtype=np.uint64) * np.uint64(line_bytes)
+    rows_per_chunk = max(1, chunk_entries // lines_per_row)
+    rows = np.empty(rows_per_chunk, dtype=np.int64)
+    total_rows = -(-accesses // lines_per_row)
+    emitted = done_rows = 0
+    while done_rows < total_rows:
+        n = min(rows_per_chunk, total_rows - done_rows)
+        # the state passes as np.uint64: a Python int below 2**63 would type as int64, which
+        # Numba unifies with the sampler's uint64 into float64
+        state = _zipf_rows(np.uint64(state), n, int(num_rows), float(alpha), h_x1, h_n, squeeze, half_bits,
+                           np.uint64(key), rows)
+        addrs = (np.uint64(base_addr) + rows[:n].astype(np.uint64) * np.uint64(row_bytes))[:, None] + offsets[None, :]
+        chunk = addrs.reshape(-1)
+        take = min(chunk.size, accesses - emitted)
+        emitted += take
+        done_rows += n
+        yield np.ascontiguousarray(chunk[:take])

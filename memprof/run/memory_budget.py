@@ -14,17 +14,25 @@ The estimate adds:
   re-split chunk, one in flight) of the chosen chunk size; for a workload, one batch's
   token ids and emitted addresses (``batch_bytes``);
 - miss-ratio curves: exact stack distances hold ``EXACT_BYTES_PER_LINE`` per distinct
-  line (measured worst case at or below 130 B in steady state, plus a doubling's old and
-  new arrays and the final curve) and ``EXACT_BYTES_PER_SET`` per set; the distinct lines
-  are bounded by min(accesses, footprint of the model);
+  line with one set, ``EXACT_BYTES_PER_LINE_SETS`` with several (traced peaks of
+  ``sim.mrc.stack.StackDistances`` including a doubling's old and new arrays and the
+  final curve: 82-98 B and 86-113 B per line; tested with tracemalloc) and
+  ``EXACT_BYTES_PER_SET`` per set; the distinct lines are bounded by min(accesses,
+  footprint of the model, a sampled upper bound from one pass over a trace file:
+  ``traces.format.tracefile.distinct_lines_bound``);
 - ``BASELINE_BYTES``: the interpreter with numpy, numba (compiled kernels), pandas and
   the CLI libraries loaded, measured as the peak RSS of ``memprof simulate`` / ``memprof mrc`` on a
   1,000-access trace (206-220 MiB on x86-64 Linux, Python 3.12, numba 0.6x), rounded up.
+
+The budget is ``--max-memory`` when given, else the memory available now
+(``available_memory_bytes``: MemAvailable of /proc/meminfo, else the free pages of
+``os.sysconf``): a run that cannot fit is refused before it allocates, with or without the flag.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 from sim.config import CacheConfig
@@ -41,7 +49,8 @@ PARTITION_FLAG_BYTES = 1  # per partition: "a write was seen" (uint8)
 TRACE_CHUNK_COPIES = 3
 CHUNK_ENTRY_BYTES = 8  # one uint64 address
 MIN_CHUNK_ENTRIES = 1 << 14
-EXACT_BYTES_PER_LINE = 224
+EXACT_BYTES_PER_LINE = 104
+EXACT_BYTES_PER_LINE_SETS = 128
 EXACT_BYTES_PER_SET = 320
 EXACT_MIN_BYTES = 64 * 1024  # the smallest stack-distance state (1,024-slot table, 4,096-slot axis)
 STACK_SCRATCH_PER_ENTRY = 4  # int32 distance per access of a chunk
@@ -63,7 +72,55 @@ def human_bytes(num_bytes: int) -> str:
 
 
 class MemoryBudgetError(ValueError):
-    """The estimated peak exceeds --max-memory (the message names the estimate, its parts and the budget)."""
+    """The estimated peak exceeds the budget (the message names the estimate, its parts, the budget and
+    --max-memory, the flag that sets it)."""
+
+
+class Budget(int):
+    """A memory budget in bytes that remembers where it came from: ``--max-memory`` (``given``)
+    or the memory available when the run starts (the default), and the command's flag that
+    sets it (``flag``; None for commands without one), for the refusal's wording."""
+
+    given: bool
+    flag: str | None
+
+    def __new__(cls, nbytes: int, given: bool = True, flag: str | None = "--max-memory"):
+        if int(nbytes) < 1:
+            raise ValueError(f"memory budget must be at least 1 byte, got {nbytes}")
+        value = super().__new__(cls, int(nbytes))
+        value.given, value.flag = bool(given), flag
+        return value
+
+    def describe(self) -> str:
+        """'--max-memory 8 GiB' or 'the available memory 11.2 GiB (set a budget with --max-memory SIZE)'."""
+        if self.given:
+            return f"{self.flag or 'the budget'} {human_bytes(self)}"
+        how = f" (set a budget with {self.flag} SIZE)" if self.flag else ""
+        return f"the available memory {human_bytes(self)}{how}"
+
+
+def available_memory_bytes(meminfo: str = "/proc/meminfo") -> int:
+    """Memory available to a new run: MemAvailable of ``meminfo`` (Linux), else the free
+    physical pages from ``os.sysconf``; ValueError when neither can be read."""
+    try:
+        with open(meminfo, encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    fields = line.split()
+                    return int(fields[1]) * (1024 if fields[2:3] == ["kB"] else 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        raise ValueError("cannot read the available memory (no /proc/meminfo MemAvailable, no sysconf "
+                         "SC_AVPHYS_PAGES): give --max-memory SIZE") from None
+
+
+def default_budget(flag: str | None = "--max-memory") -> Budget:
+    """The budget without --max-memory: the memory available now (``flag``: the command's
+    option that sets a budget instead, None where it has none)."""
+    return Budget(available_memory_bytes(), given=False, flag=flag)
 
 
 @dataclass(frozen=True)
@@ -118,7 +175,8 @@ def simulator_state_bytes(config: CacheConfig, *, l1: CacheConfig | None = None,
 def stack_distance_bytes(distinct_lines: int, sets: int = 1) -> int:
     """Upper estimate of exact stack-distance state (``sim.mrc.stack.StackDistances``) for
     ``distinct_lines`` distinct lines, including the final curve's arrays."""
-    return max(EXACT_MIN_BYTES, int(distinct_lines) * EXACT_BYTES_PER_LINE) + int(sets) * EXACT_BYTES_PER_SET
+    per_line = EXACT_BYTES_PER_LINE if int(sets) == 1 else EXACT_BYTES_PER_LINE_SETS
+    return max(EXACT_MIN_BYTES, int(distinct_lines) * per_line) + int(sets) * EXACT_BYTES_PER_SET
 
 
 def shards_size_bytes(max_lines: int) -> int:
@@ -161,9 +219,11 @@ def fit(fixed: list[tuple[str, int]], per_chunk_entry: int, budget_bytes: int | 
         entries = max(minimum, 1 << (math.ceil(math.log2(entries)) - 1))
     smallest = estimate(minimum) if per_chunk_entry else estimate(preferred)
     chunk_note = f" with the smallest chunk ({minimum:,} entries)" if per_chunk_entry else ""
+    limit = budget_bytes.describe() if isinstance(budget_bytes, Budget) else f"--max-memory {human_bytes(budget_bytes)}"
+    if isinstance(budget_bytes, Budget) and budget_bytes.flag is None:
+        hint = hint.replace(", or raise --max-memory", "").replace("or raise --max-memory", "")
     raise MemoryBudgetError(
-        f"estimated peak memory {smallest.describe()}{chunk_note} exceeds --max-memory "
-        f"{human_bytes(budget_bytes)}{'; ' + hint if hint else ''}"
+        f"estimated peak memory {smallest.describe()}{chunk_note} exceeds {limit}{'; ' + hint if hint else ''}"
     )
 
 
@@ -187,5 +247,5 @@ def plan_analysis(state_bytes: int, batch_peak_bytes: int, budget_bytes: int | N
                hint="simulate fewer --llc sizes per run, lower --batch-size, or raise --max-memory")
 
 
-__all__ = ["human_bytes", "MemoryEstimate", "MemoryBudgetError", "simulator_state_bytes", "stack_distance_bytes",
+__all__ = ["human_bytes", "MemoryEstimate", "MemoryBudgetError", "Budget", "available_memory_bytes", "default_budget", "simulator_state_bytes", "stack_distance_bytes",
            "shards_size_bytes", "batch_bytes", "fit", "plan_trace_simulation", "plan_analysis", "BASELINE_BYTES"]

@@ -25,11 +25,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from sim.access import ADDR_MASK
+from sim.access import ADDR_MASK, as_chunk
 from sim.mrc.stack import (
-    EMPTY_KEY,
     MissRatioCurve,
     StackDistances,
+    StackState,
     _AXIS_SLACK,
     _MIN_HASH_BITS,
     _append_mark,
@@ -39,8 +39,8 @@ from sim.mrc.stack import (
     _find,
     _line_shift,
     _remove_mark,
-    as_chunk,
 )
+from sim.splitmix import splitmix64_py
 
 _C1 = np.uint64(0xFF51AFD7ED558CCD)
 _C2 = np.uint64(0xC4CEB9FE1A85EC53)
@@ -65,10 +65,7 @@ def salt_for_seed(seed: int) -> int:
     """The 64-bit salt XORed into line indices before hashing (SplitMix64 of the seed)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"SHARDS seed must be a non-negative integer, got {seed!r}")
-    z = (int(seed) + 0x9E3779B97F4A7C15) % 2**64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
-    return z ^ (z >> 31)
+    return splitmix64_py(int(seed))
 
 
 def sample_hash(lines, seed: int = 0) -> np.ndarray:
@@ -315,12 +312,8 @@ class ShardsSize:
         self._thr = np.array([threshold_for_rate(initial_rate)], np.uint64)
         bits = max(_MIN_HASH_BITS, int(2 * self.max_lines - 1).bit_length())
         cap = max(64, 1 << int(_AXIS_SLACK * self.max_lines - 1).bit_length())
-        self._keys = np.full(1 << bits, EMPTY_KEY, np.uint64)
-        self._vals = np.zeros(1 << bits, np.int32)
-        self._bits = np.zeros(cap >> 6, np.uint64)
-        self._fen = np.zeros(cap >> 6, np.int32)
-        self._slot = np.zeros(cap, np.int32)
-        self._seg = [np.zeros(1, np.int64), np.array([cap], np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)]
+        # one segment with the time -> slot map (evictions delete slots); never grows
+        self._state = StackState(bits, cap, 1, slot_map=True)
         self._heap_h = np.zeros(self.max_lines, np.uint64)
         self._heap_l = np.zeros(self.max_lines, np.uint64)
         self.bins_per_octave = int(bins_per_octave)
@@ -334,10 +327,10 @@ class ShardsSize:
         arr = as_chunk(chunk)
         if arr.size == 0:
             return
-        base, cap, tm, live = self._seg
-        _size_kernel(
-            arr, self._shift, self._salt, self._keys, self._vals, self._bits, self._fen, self._slot, base, cap, tm, live,
-                                self._heap_h, self._heap_l, self._hist, self._thr, self._imeta, self._fmeta)
+        st = self._state
+        _size_kernel(arr, self._shift, self._salt, st.keys, st.vals, st.bits, st.fen, st.slot, st.seg_base, st.seg_cap,
+                     st.seg_time, st.seg_live, self._heap_h, self._heap_l, self._hist, self._thr, self._imeta,
+                     self._fmeta)
         self.accesses += arr.size
 
     @property
@@ -346,7 +339,7 @@ class ShardsSize:
 
     @property
     def sampled_lines(self) -> int:
-        return int(self._seg[3][0])
+        return int(self._state.seg_live[0])
 
     @property
     def peak_sampled_lines(self) -> int:
@@ -358,13 +351,12 @@ class ShardsSize:
 
     def footprint_sample(self) -> tuple[np.ndarray, float]:
         """(sorted sampled lines now held, 1 / R): each stands for 1 / R lines."""
-        return np.sort(self._keys[self._keys != EMPTY_KEY]), 1.0 / self.rate
+        return self._state.distinct_lines(), 1.0 / self.rate
 
     @property
     def memory_bytes(self) -> int:
         """Bytes of state; fixed at construction (proportional to max_lines)."""
-        arrays = [self._keys, self._vals, self._bits, self._fen, self._slot, self._heap_h, self._heap_l, self._hist, *self._seg]
-        return int(sum(a.nbytes for a in arrays))
+        return self._state.nbytes + int(self._heap_h.nbytes + self._heap_l.nbytes + self._hist.nbytes)
 
     def curve(self) -> MissRatioCurve:
         bpo = float(self.bins_per_octave)

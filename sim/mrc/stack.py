@@ -46,7 +46,7 @@ from typing import Iterable
 import numpy as np
 from numba import njit
 
-from sim.access import ADDR_MASK
+from sim.access import ADDR_MASK, as_chunk
 from sim.intrinsics import borrowed
 from sim.intrinsics import ctz as _ctz
 from sim.intrinsics import ix
@@ -477,20 +477,6 @@ def _line_shift(line_bytes: int) -> int:
     return int(line_bytes).bit_length() - 1
 
 
-def as_chunk(chunk) -> np.ndarray:
-    """A C-contiguous uint64 view/copy of a trace chunk; ValueError for anything else."""
-    arr = np.asarray(chunk)
-    if arr.ndim != 1:
-        raise ValueError(f"trace chunk must be one-dimensional, got shape {arr.shape}")
-    if arr.dtype != np.uint64:
-        if arr.dtype.kind not in "iu":
-            raise ValueError(f"trace chunk must hold integer byte addresses, got dtype {arr.dtype}")
-        if arr.dtype.kind == "i" and arr.size and arr.min() < 0:
-            raise ValueError("trace chunk holds negative byte addresses")
-        arr = arr.astype(np.uint64)
-    return np.ascontiguousarray(arr)
-
-
 # --------------------------------------------------------------------------- result
 
 
@@ -629,6 +615,61 @@ class MissRatioCurve:
 # --------------------------------------------------------------------------- streaming pass
 
 
+class StackState:
+    """The arrays of an exact stack-distance pass, shared by ``StackDistances`` and fixed-size
+    SHARDS: the hash table line -> time of its last access (``keys``, ``vals``; 2**hash_bits
+    slots) and the time axis, one segment of ``seg_cap`` time units per set (``bits``,
+    ``fen``, ``seg_base``/``seg_cap``/``seg_time``/``seg_live``; see the layout above), with
+    the time -> hash slot map ``slot`` when ``slot_map`` (per-set compaction, or deletions)."""
+
+    def __init__(self, hash_bits: int, seg_cap: int, sets: int = 1, slot_map: bool = False):
+        self.keys = np.full(1 << hash_bits, EMPTY_KEY, np.uint64)
+        self.vals = np.zeros(1 << hash_bits, np.int32)
+        words = sets * (seg_cap >> 6)
+        self.seg_base = np.arange(sets, dtype=np.int64) * (seg_cap >> 6)
+        self.seg_cap = np.full(sets, seg_cap, np.int64)
+        self.seg_time = np.zeros(sets, np.int64)
+        self.seg_live = np.zeros(sets, np.int64)
+        self.bits = np.zeros(words, np.uint64)
+        self.fen = np.zeros(words, np.int32)
+        self.slot = np.zeros(words << 6 if slot_map else 0, np.int32)
+
+    @property
+    def words(self) -> int:
+        """Words of the time axis pool allocated."""
+        return self.bits.size
+
+    def grow_table(self, hash_bits: int) -> None:
+        """Rehash into a table of 2**hash_bits slots (and relink the slot map)."""
+        keys = np.full(1 << hash_bits, EMPTY_KEY, np.uint64)
+        vals = np.zeros(1 << hash_bits, np.int32)
+        _rehash_into(self.keys, self.vals, keys, vals, hash_bits)
+        if self.slot.size:
+            _relink_slots(keys, vals, self.slot, self.seg_base.size, self.seg_base)
+        self.keys, self.vals = keys, vals
+
+    def grow_pool(self, words: int, used: int) -> None:
+        """Reallocate the time axis pool to ``words`` words, keeping the first ``used``."""
+        bits = np.zeros(words, np.uint64)
+        bits[:used] = self.bits[:used]
+        fen = np.zeros(words, np.int32)
+        fen[:used] = self.fen[:used]
+        slot = np.empty(words << 6 if self.slot.size else 0, np.int32)
+        slot[: used << 6] = self.slot[: used << 6]
+        self.bits, self.fen, self.slot = bits, fen, slot
+
+    def distinct_lines(self) -> np.ndarray:
+        """Sorted line indices held in the table."""
+        return np.sort(self.keys[self.keys != EMPTY_KEY])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays."""
+        arrays = (self.keys, self.vals, self.bits, self.fen, self.slot, self.seg_base, self.seg_cap, self.seg_time,
+                  self.seg_live)
+        return int(sum(a.nbytes for a in arrays))
+
+
 class StackDistances:
     """Exact LRU stack-distance histogram of a streamed trace (state kept across chunks).
 
@@ -642,21 +683,12 @@ class StackDistances:
             raise ValueError(f"sets must be a positive integer, got {sets!r}")
         self.sets = int(sets)
         bits = _MIN_HASH_BITS
-        self._keys = np.full(1 << bits, EMPTY_KEY, np.uint64)
-        self._vals = np.zeros(1 << bits, np.int32)
         seg = _MIN_SEG_CAP_FULL if self.sets == 1 else _MIN_SEG_CAP_SET
-        words = self.sets * (seg >> 6)
-        self._seg_base = np.arange(self.sets, dtype=np.int64) * (seg >> 6)
-        self._seg_cap = np.full(self.sets, seg, np.int64)
-        self._seg_time = np.zeros(self.sets, np.int64)
-        self._seg_live = np.zeros(self.sets, np.int64)
-        self._bits = np.zeros(words, np.uint64)
-        self._fen = np.zeros(words, np.int32)
         # time -> hash slot map, for per-set compaction; one segment compacts by a table walk
-        self._slot = np.zeros(words << 6 if self.sets > 1 else 0, np.int32)
+        self._state = StackState(bits, seg, self.sets, slot_map=self.sets > 1)
         self._hist = np.zeros(1024, np.int64)
         self._dist = np.empty(0, np.int32)  # scratch: distances of one chunk
-        self._meta = np.array([0, bits, words, 0], np.int64)
+        self._meta = np.array([0, bits, self._state.words, 0], np.int64)
         self._accesses = 0
 
     def update(self, chunk) -> None:
@@ -667,14 +699,15 @@ class StackDistances:
         if self._dist.size < arr.size:
             self._dist = np.empty(arr.size, np.int32)
         i = 0
+        st = self._state
         while True:
-            i, event = _kernel(arr, i, self._shift, self.sets, self._keys, self._vals, self._bits, self._fen,
-                               self._slot, self._hist, self._dist, self._seg_base, self._seg_cap,
-                               self._seg_time, self._seg_live, self._meta)
+            i, event = _kernel(arr, i, self._shift, self.sets, st.keys, st.vals, st.bits, st.fen, st.slot,
+                               self._hist, self._dist, st.seg_base, st.seg_cap, st.seg_time, st.seg_live, self._meta)
             if event == EVENT_DONE:
                 break
             if event == EVENT_GROW_TABLE:
-                self._grow_table()
+                self._meta[1] += 1
+                st.grow_table(int(self._meta[1]))
             elif event == EVENT_GROW_HIST:
                 grown = np.zeros(2 * self._hist.size, np.int64)
                 grown[: self._hist.size] = self._hist
@@ -683,30 +716,12 @@ class StackDistances:
                 self._grow_pool(arr, i)
         self._accesses += arr.size
 
-    def _grow_table(self) -> None:
-        bits = int(self._meta[1]) + 1
-        keys = np.full(1 << bits, EMPTY_KEY, np.uint64)
-        vals = np.zeros(1 << bits, np.int32)
-        _rehash_into(self._keys, self._vals, keys, vals, bits)
-        if self._slot.size:
-            _relink_slots(keys, vals, self._slot, self.sets, self._seg_base)
-        self._keys, self._vals = keys, vals
-        self._meta[1] = bits
-
     def _grow_pool(self, arr: np.ndarray, i: int) -> None:
         line = (int(arr[i]) & int(ADDR_MASK)) >> self._shift
         s = line % self.sets
-        _, _, need = _compact_plan(s, self._seg_base, self._seg_cap, self._seg_live, int(self._meta[2]),
-                                   _AXIS_SLACK)
-        words = max(need, 2 * self._bits.size)
-        used = int(self._meta[2])
-        bits = np.zeros(words, np.uint64)
-        bits[:used] = self._bits[:used]
-        fen = np.zeros(words, np.int32)
-        fen[:used] = self._fen[:used]
-        slot = np.empty(words << 6 if self._slot.size else 0, np.int32)
-        slot[: used << 6] = self._slot[: used << 6]
-        self._bits, self._fen, self._slot = bits, fen, slot
+        st = self._state
+        _, _, need = _compact_plan(s, st.seg_base, st.seg_cap, st.seg_live, int(self._meta[2]), _AXIS_SLACK)
+        st.grow_pool(max(need, 2 * st.words), int(self._meta[2]))
 
     @property
     def accesses(self) -> int:
@@ -729,14 +744,11 @@ class StackDistances:
     @property
     def memory_bytes(self) -> int:
         """Bytes of state arrays held (hash table, time axis, histogram, per-set arrays)."""
-        arrays = (self._keys, self._vals, self._bits, self._fen, self._slot, self._hist, self._seg_base, self._seg_cap,
-                  self._seg_time, self._seg_live)
-        return int(sum(a.nbytes for a in arrays))
+        return self._state.nbytes + int(self._hist.nbytes)
 
     def distinct_lines(self) -> np.ndarray:
         """Sorted line indices touched so far (line = byte address // line_bytes)."""
-        keys = self._keys[self._keys != EMPTY_KEY]
-        return np.sort(keys)
+        return self._state.distinct_lines()
 
     def footprint_sample(self) -> tuple[np.ndarray, float]:
         """(sorted distinct lines, 1.0): the lines behind the footprint and their weight."""

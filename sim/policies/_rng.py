@@ -1,4 +1,4 @@
-"""Per-set random streams (SplitMix64) for the randomised policies.
+"""Per-set random streams (SplitMix64, ``sim.splitmix``) for the randomised policies.
 
 Every set owns one 64-bit state word, so the random choices a set makes depend only
 on the seed and on the accesses to that set: results are identical whatever the
@@ -10,20 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-
-
-@njit(cache=True, inline="always")
-def mix64(z):
-    """SplitMix64 finaliser of a uint64."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+from sim.splitmix import GOLDEN, mix64
 
 
 @njit(cache=True, inline="always")

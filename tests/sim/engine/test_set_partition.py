@@ -9,15 +9,6 @@ from sim.config import CacheConfig
 from sim.engine.simulator import Simulator
 from sim.sampling import select_sets
 from sim.stats import merge_partitions
-from traces.synthetic import zipf_row_trace
-
-
-def _trace(n=60_000, rows=20_000, seed=1, writes=True):
-    chunk = np.concatenate(list(zipf_row_trace(rows, accesses=n, alpha=0.9, seed=seed)))
-    if writes:
-        rng = np.random.default_rng(seed)
-        chunk[rng.random(chunk.size) < 0.2] |= np.uint64(1 << 63)
-    return chunk
 
 
 def _run(config, trace, chunks=3, **kwargs):
@@ -27,47 +18,40 @@ def _run(config, trace, chunks=3, **kwargs):
     return sim.result()
 
 
-def _counts(result):
-    return [tuple(getattr(s, f) for f in ("accesses", "hits", "misses", "evictions", "writebacks",
-                                           "back_invalidations", "prefetch_fills", "prefetch_hits",
-                                           "useless_prefetches")) for s in result.levels], \
-        (result.dram_read_bytes, result.dram_write_bytes, result.trace_accesses)
-
-
 @pytest.mark.parametrize("policy", ["lru", "fifo", "random", "srrip", "brrip"])
 @pytest.mark.parametrize("count", [2, 4])
-def test_merged_partitions_equal_the_serial_run(policy, count):
+def test_merged_partitions_equal_the_serial_run(policy, count, zipf_trace, level_counts):
     config = CacheConfig(96 * 8 * 64, 8, policy=policy)  # 96 sets: not a power of two
-    trace = _trace()
+    trace = zipf_trace(60_000, writes=0.2)
     serial = _run(config, trace, warmup=5_000)
     parts = [_run(config, trace, warmup=5_000, set_partition=(i, count)) for i in range(count)]
     assert all(p.llc.accesses < serial.llc.accesses for p in parts)  # each really did a share
-    assert _counts(merge_partitions(reversed(parts))) == _counts(serial)
+    assert level_counts(merge_partitions(reversed(parts))) == level_counts(serial)
 
 
-def test_partitions_with_prefetch_and_hierarchy_equal_the_serial_run():
+def test_partitions_with_prefetch_and_hierarchy_equal_the_serial_run(zipf_trace, level_counts):
     llc = CacheConfig(64 * 16 * 64, 16)
-    trace = _trace()
+    trace = zipf_trace(60_000, writes=0.2)
     serial = _run(llc, trace, prefetch=True)
     merged = merge_partitions(_run(llc, trace, prefetch=True, set_partition=(i, 2)) for i in range(2))
-    assert _counts(merged) == _counts(serial)
+    assert level_counts(merged) == level_counts(serial)
     l1, l2 = CacheConfig(16 * 4 * 64, 4), CacheConfig(32 * 8 * 64, 8)
     serial = _run(llc, trace, l1=l1, l2=l2, inclusive=True)
     merged = merge_partitions(_run(llc, trace, l1=l1, l2=l2, set_partition=(i, 4)) for i in range(4))
-    assert _counts(merged) == _counts(serial)
+    assert level_counts(merged) == level_counts(serial)
 
 
-def test_partitions_with_set_sampling_equal_the_sampled_serial_run():
+def test_partitions_with_set_sampling_equal_the_sampled_serial_run(zipf_trace, level_counts):
     config = CacheConfig(256 * 8 * 64, 8)
-    trace = _trace(writes=False)
+    trace = zipf_trace(60_000)
     serial = _run(config, trace, sample_sets="1/4")
     merged = merge_partitions(_run(config, trace, sample_sets="1/4", set_partition=(i, 2)) for i in range(2))
-    assert _counts(merged) == _counts(serial)
+    assert level_counts(merged) == level_counts(serial)
     assert (merged.sampled_sets, merged.total_sets) == (serial.sampled_sets, serial.total_sets)
     assert merged.llc_misses_stderr == pytest.approx(serial.llc_misses_stderr)
 
 
-def test_partition_errors():
+def test_partition_errors(zipf_trace):
     config = CacheConfig(96 * 8 * 64, 8)
     with pytest.raises(ValueError, match="do not divide"):
         Simulator(config, set_partition=(0, 5))
@@ -77,7 +61,7 @@ def test_partition_errors():
         Simulator(config, set_partition=(0, 2), threads=2)
     with pytest.raises(ValueError, match="PSEL"):
         Simulator(CacheConfig(96 * 8 * 64, 8, policy="drrip"), set_partition=(0, 2))
-    trace = _trace(n=2_000)
+    trace = zipf_trace(2_000, writes=0.2)
     parts = [_run(config, trace, set_partition=(i, 3)) for i in range(3)]
     with pytest.raises(ValueError, match="once each"):
         merge_partitions(parts[:2])
@@ -102,11 +86,11 @@ def test_sampling_stderr_matches_the_per_set_spread():
     assert result.to_record()["llc_misses_stderr"] == pytest.approx(expected, rel=1e-9)
 
 
-def test_sampling_stderr_covers_the_exact_count():
+def test_sampling_stderr_covers_the_exact_count(zipf_trace):
     """Across seeds, the exact miss count lies within 3 standard errors of the estimate
     in nearly every run (a normal estimate would miss 0.3% of the time)."""
     config = CacheConfig(1024 * 8 * 64, 8)
-    trace = _trace(n=200_000, rows=60_000, writes=False)
+    trace = zipf_trace(200_000, 60_000)
     exact = _run(config, trace).llc.misses
     inside = 0
     for seed in range(20):

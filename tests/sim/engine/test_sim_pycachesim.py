@@ -5,7 +5,7 @@ import pytest
 
 from sim.config import CacheConfig
 from sim.engine.simulator import simulate
-from traces.synthetic import zipf_row_trace
+from traces.generator import zipf_row_trace
 
 cachesim = pytest.importorskip("cachesim")
 
