@@ -1,7 +1,7 @@
 """Workloads, embedding representations (Numba kernels that also emit their exact
 memory-access traces) and the trace file format. Imports only numpy, numba and
-sim.access / sim.jit_cache (the address convention and where kernels are cached)."""
+sim.access / sim.jit (the address convention and where kernels are cached)."""
 
-from sim.jit_cache import use_user_cache_dir
+from sim.jit import use_user_cache_dir
 
 use_user_cache_dir()

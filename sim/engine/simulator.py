@@ -6,15 +6,14 @@ module checks inputs, lays the state out, picks the kernel and assembles ``SimRe
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
-import numba
 import numpy as np
 
 from sim.access import as_chunk
 from sim.config import CacheConfig
+from sim.jit import max_threads, numba_threads
 from sim.engine.kernels import (ADDR_MASK, ADDRESS_BITS_COVERED, NGEOM, NSTAT, OWNER_BLOCK_LINES, POLICY_IDS,
                                 RUN_PIECE, S_ACC, S_BINV, S_DRAM_RD, S_DRAM_WR, S_EVICT, S_HIT, S_MISS, S_PF_FILL,
                                 S_PF_HIT, S_PF_USELESS, S_WB, S_WRITES, STAMP_LIMIT, STAMPS_PER_ACCESS, TAG32_LIMIT,
@@ -26,18 +25,6 @@ from sim.sampling import parse_fraction, select_sets
 from sim.stats import LevelStats, SimResult
 
 _SEEDED = (_ids.RANDOM, _ids.BRRIP, _ids.DRRIP)
-
-
-@contextlib.contextmanager
-def numba_threads(count: int) -> Iterator[None]:
-    """Run the block with Numba's thread count set to ``count`` (capped by the pool
-    size); the previous count is restored on the way out, whatever happens."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 def _aligned_full(n: int, value) -> np.ndarray:
@@ -216,7 +203,7 @@ class Simulator:
         nparts = self.partitions
         bshift = self._bshift if nparts > 1 else 0
         if self.set_partition is None and nparts > 1:
-            with numba_threads(nparts):
+            with numba_threads(min(nparts, max_threads())):
                 if self._nlev == 1:
                     bad = run_llc_parallel(*args, nparts, bshift, self._max_line, self._state, self._ways_token)
                 else:

@@ -42,3 +42,22 @@ def test_numba_cache_dir_is_honoured(tmp_path):
     _run({"NUMBA_CACHE_DIR": str(tmp_path / "chosen"), "XDG_CACHE_HOME": str(tmp_path / "xdg")}, tmp_path)
     assert _cache_files(tmp_path / "chosen")
     assert not (tmp_path / "xdg").exists()
+
+
+def test_numba_threads_restores_the_count_and_refuses_bad_counts():
+    import numba
+
+    from sim.jit import max_threads, numba_threads
+
+    before = numba.get_num_threads()
+    with numba_threads(1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+    with pytest.raises(RuntimeError):
+        with numba_threads(1):
+            raise RuntimeError("inside")
+    assert numba.get_num_threads() == before
+    for bad in (0, max_threads() + 1, 1.5, True):
+        with pytest.raises(ValueError, match="threads"):
+            with numba_threads(bad):
+                pass

@@ -1,4 +1,7 @@
-"""Where Numba keeps compiled kernels: a user cache folder, never the installed package.
+"""The Numba plumbing shared by sim and traces: where compiled kernels are cached, and how
+many threads a parallel kernel runs on.
+
+Cache: a user cache folder, never the installed package.
 
 Numba's default is a ``__pycache__`` beside each source file. For an installed memprof
 that is inside site-packages, and those folders outlive an uninstall: a later editable
@@ -8,15 +11,20 @@ folders (``ImportError ... (unknown location)``). So unless the user chose a fol
 ``~/.cache/memprof/numba``). Numba keys each entry by the source file's path and
 modification time, so two installs never share stale code.
 
-Called from ``sim/__init__.py`` and ``traces/__init__.py``, before any ``@njit(cache=True)``
-is decorated; the variable is inherited by worker processes.
+``use_user_cache_dir`` is called from ``sim/__init__.py`` and ``traces/__init__.py``, before
+any ``@njit(cache=True)`` is decorated; the variable is inherited by worker processes.
+
+Threads: ``numba_threads(n)`` runs a block with Numba's thread count set to n and always
+restores the previous count, so no call leaves the process's thread count changed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import Iterator
 
 
 def user_cache_dir() -> Path:
@@ -35,3 +43,26 @@ def use_user_cache_dir() -> str:
     if config is not None and getattr(config, "CACHE_DIR", "") != chosen:
         config.CACHE_DIR = chosen  # numba was imported first: its config read the variable already
     return chosen
+
+
+def max_threads() -> int:
+    """Most threads a parallel kernel can use (Numba's pool size, NUMBA_NUM_THREADS)."""
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+@contextlib.contextmanager
+def numba_threads(count: int) -> Iterator[None]:
+    """Run the block with Numba's thread count set to ``count`` (1 .. max_threads(), else
+    ValueError); the previous count is restored on the way out, whatever happens."""
+    import numba
+
+    if isinstance(count, bool) or int(count) != count or not 1 <= count <= max_threads():
+        raise ValueError(f"threads must be an integer in 1..{max_threads()} (NUMBA_NUM_THREADS), got {count!r}")
+    previous = numba.get_num_threads()
+    numba.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
