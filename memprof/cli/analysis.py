@@ -18,17 +18,19 @@ from memprof.cli.options import (TIMING_PARAMS, WORKLOAD_PARAMS, cache_options, 
                                  level_config, llc_list, make_trace, model_list, models_option, output_options,
                                  parse_model_params, parse_warmup, refuse, runtime_errors, timing_options,
                                  timing_overrides, workload_options, workload_opts)
-from memprof.cli.options import executor_options, executor_spec, finish_partial
+from memprof.cli.options import (end_progress_lines, executor_options, executor_spec, finish_partial,
+                                 output_dir_option, plot_option)
+from memprof.cli.options import check_analysis_memory, check_trace_line
 from memprof.run.checkpoint_store import CheckpointStore
 from memprof.run.executors import open_executor
 from memprof.run.longrun import Interrupted
 from memprof.report.metadata import run_metadata
 from memprof.report import plots
+from memprof.report.output import write_files_or_keep
 from memprof.report.tables import emit, emit_analysis, render
 from memprof.analysis.reproduce import MEMREC_PAPER_PARAMS, PUBLISHED, assumptions, comparison, gather_rows, reproduce_jobs
-from memprof.analysis.sweep import make_jobs, make_trace_jobs, parse_axis, run_sweep
+from memprof.analysis.sweep import make_jobs, make_trace_jobs, parse_axes, run_sweep
 from sim.time_sampling import TimeSampling
-from traces.format.fileio import atomic_write_text
 
 def _trace_specs(models: list[str], kwargs: dict, model_params: dict) -> list:
     """Each model's TraceSpec; its trace is built (not run) here, so workload mistakes are usage
@@ -50,8 +52,9 @@ def _interrupted(stop: Interrupted, what: str, hint: str = "") -> str:
 @workload_options
 @cache_options(llc_default="14MB,28MB,56MB")
 @timing_options
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False), default="memprof-reproduce",
-              show_default=True, help="Directory for CSV, Markdown, JSON and PNG outputs.")
+@output_dir_option("-o", "--output-dir", default="memprof-reproduce", show_default=True,
+                   help="Directory for CSV, Markdown, JSON and PNG outputs (created after the run; "
+                        "a directory you have is kept, its files of these names replaced).")
 @output_options(output=False)
 @executor_options
 @click.pass_context
@@ -78,11 +81,12 @@ def reproduce(ctx, output_dir, fmt, params, llc, timing_items, timing_file, jobs
     timing = timing_overrides(kwargs["cpu"], timing_items, timing_file)
     sizes = llc_list(llc)
     setup = cache_setup(ctx, kwargs, sizes, threads=1 if spec.parallel else None)
-    job_list = reproduce_jobs(_trace_specs(models, kwargs, model_params), setup, kwargs["cpu"], timing,
+    specs = _trace_specs(models, kwargs, model_params)
+    check_analysis_memory(specs, setup, kwargs["cpu"])
+    job_list = reproduce_jobs(specs, setup, kwargs["cpu"], timing,
                               split=spec.parallel,
                               progress=kwargs["progress"] and not spec.parallel)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(output_dir)  # created only when the results are written
 
     def done(count, total):
         if kwargs["progress"] and total > 1:
@@ -95,33 +99,34 @@ def reproduce(ctx, output_dir, fmt, params, llc, timing_items, timing_file, jobs
         if len(stop.frame):
             partial = gather_rows(stop.frame, models, sizes).assign(partial=True)
             meta = run_metadata(partial=True, configurations_done=stop.done, configurations_total=stop.total)
-            for name, text in (("results.csv", render(partial, "csv", kind="reproduce")),
-                               ("results.md", render(partial, "markdown", kind="reproduce")),
-                               ("results.json", render(partial, "json", meta, kind="reproduce")),
-                               ("metadata.json", json.dumps(meta, indent=2, default=str) + "\n")):
-                atomic_write_text(out / name, text)
+            write_files_or_keep(out, {"results.csv": render(partial, "csv", kind="reproduce"),
+                                      "results.md": render(partial, "markdown", kind="reproduce"),
+                                      "results.json": render(partial, "json", meta, kind="reproduce"),
+                                      "metadata.json": json.dumps(meta, indent=2, default=str) + "\n"})
+        end_progress_lines()
         click.echo(_interrupted(stop, "reproduce", f" ({out}/results.*; no comparison or plots)"), err=True)
         ctx.exit(stop.exit_code)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
     frame = gather_rows(frame, models, sizes)
     metadata = {**metas[0], "seed": kwargs["seed"], "alpha": kwargs["alpha"], "pooling": kwargs["pooling"]}
     metadata["cache"] = {**metadata["cache"], "llc_sizes": list(sizes)}
     table = comparison(frame)
     notes = assumptions({**metadata, "alpha": kwargs["alpha"]})
     meta = run_metadata(**metadata, executor=spec.describe())
-    for name, text in (("results.csv", render(frame, "csv", kind="reproduce")),
-                       ("results.md", render(frame, "markdown", kind="reproduce")),
-                       ("results.json", render(frame, "json", meta, kind="reproduce")),
-                       ("metadata.json", json.dumps(meta, indent=2, default=str) + "\n"),
-                       ("comparison.csv", render(table, "csv", kind="comparison")),
-                       ("comparison.md", render(table, "markdown", kind="comparison"))):
-        atomic_write_text(out / name, text)
-    atomic_write_text(out / "ASSUMPTIONS.md", "# Assumptions\n\n" + "".join(f"- {n}\n" for n in notes)
-                      + "\n```json\n" + json.dumps(meta, indent=2, default=str) + "\n```\n")
     title = f"{metadata['workload']['name']}, alpha {kwargs['alpha']}, {kwargs['cpu']} timing"
-    plots.ratio_bars(frame, out / "ratios.png", published=PUBLISHED, title=title)
-    plots.miss_ratio_by_llc(frame, out / "miss_ratio.png", title=title)
+    write_files_or_keep(out, {
+        "results.csv": render(frame, "csv", kind="reproduce"),
+        "results.md": render(frame, "markdown", kind="reproduce"),
+        "results.json": render(frame, "json", meta, kind="reproduce"),
+        "metadata.json": json.dumps(meta, indent=2, default=str) + "\n",
+        "comparison.csv": render(table, "csv", kind="comparison"),
+        "comparison.md": render(table, "markdown", kind="comparison"),
+        "ASSUMPTIONS.md": "# Assumptions\n\n" + "".join(f"- {n}\n" for n in notes)
+                          + "\n```json\n" + json.dumps(meta, indent=2, default=str) + "\n```\n",
+    })
+    write_files_or_keep(out, {  # after the tables: a plot that fails never costs the results
+        "ratios.png": plots.ratio_bars(frame, None, published=PUBLISHED, title=title),
+        "miss_ratio.png": plots.miss_ratio_by_llc(frame, None, title=title),
+    })
     emit(table, fmt, kind="comparison")
     if fmt == "table":
         click.echo("\nAssumptions:\n" + "".join(f"  - {n}\n" for n in notes) + f"Outputs in {out}/")
@@ -162,8 +167,8 @@ def _trace_jobs(ctx, trace_path, parsed, llc, kwargs, time_sample, window_warmup
 @timing_options
 @output_options(columns=True)
 @executor_options
-@click.option("--checkpoint", "checkpoint_dir", type=click.Path(file_okay=False),
-              help="Save each finished configuration's rows in this directory as it finishes.")
+@output_dir_option("--checkpoint", "checkpoint_dir", what="checkpoint directory", default=None,
+                   help="Save each finished configuration's rows in this directory as it finishes.")
 @click.option("--resume", is_flag=True, default=False,
               help="With --checkpoint: reuse the configurations already finished there.")
 @click.option("--time-sample", metavar="W/P",
@@ -171,7 +176,8 @@ def _trace_jobs(ctx, trace_path, parsed, llc, kwargs, time_sample, window_warmup
                    "llc_misses_stderr.")
 @click.option("--window-warmup", default="0", show_default=True, metavar="ACCESSES",
               help="With --time-sample: accesses fed before each window without being counted (e.g. 2M).")
-@click.option("--plot", type=click.Path(dir_okay=False), help="PNG of each ratio against the first swept parameter.")
+@plot_option("--plot", help_text="Plot each ratio against the first swept parameter (one line per value of "
+                                  "the second, per model and LLC size).")
 @click.pass_context
 @runtime_errors
 def sweep(ctx, axes, trace_path, models, llc, timing_items, timing_file, fmt, output, progress, jobs, use_dask,
@@ -195,20 +201,26 @@ def sweep(ctx, axes, trace_path, models, llc, timing_items, timing_file, fmt, ou
     if not axes and not trace_path:
         raise click.UsageError("give at least one --param NAME=V1,V2,... (or --trace FILE to sweep cache "
                                "configurations over a trace)")
+    if trace_path == "-":
+        raise click.BadParameter("-: a sweep reads the trace once per configuration; standard input can be read "
+                                 "once: give a file", param_hint="--trace")
     if trace_path is not None and not Path(trace_path).is_file():
         raise click.BadParameter(f"{trace_path}: no such file", param_hint="--trace")
     chosen = model_list(models)
     try:
-        parsed = [a for item in axes for a in parse_axis(item, chosen)]
+        parsed = parse_axes(axes, chosen)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--param") from None
     threads = 1 if spec.parallel else kwargs["threads"]
     if trace_path:
+        check_trace_line(ctx, trace_path, kwargs)
         job_list = _trace_jobs(ctx, trace_path, parsed, llc, kwargs, time_sample, window_warmup, threads)
     else:
         timing = timing_overrides(kwargs["cpu"], timing_items, timing_file)
         setup = cache_setup(ctx, kwargs, llc_list(llc), threads=threads)
-        job_list = make_jobs(parsed, _trace_specs(chosen, kwargs, {}), setup, kwargs["cpu"], timing)
+        specs = _trace_specs(chosen, kwargs, {})
+        check_analysis_memory(specs, setup, kwargs["cpu"])  # the unswept configuration
+        job_list = make_jobs(parsed, specs, setup, kwargs["cpu"], timing)
     try:
         store = CheckpointStore(checkpoint_dir, resume=resume) if checkpoint_dir else None
     except (ValueError, OSError) as exc:
@@ -239,14 +251,11 @@ def sweep(ctx, axes, trace_path, models, llc, timing_items, timing_file, fmt, ou
                             configurations_total=stop.total)
         finish_partial(stop.replace(frame=partial, metadata=meta, message=_interrupted(stop, "sweep", hint)), fmt,
                        output, write)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
     frame = frame[first + [c for c in frame.columns if c not in first]]
-    if plot:
-        if not names:
-            raise click.UsageError("--plot needs a swept --param (the x axis)")
-        plots.sweep_lines(frame, names[0], plot, title=f"sweep over {names[0]}")
     write(frame, run_metadata(axes=list(axes), executor=spec.describe(), **(metas[0] if metas else {})))
+    if plot:  # after the table: a failing plot never costs the results
+        plots.sweep_lines(frame, names[0], plot, by=names[1] if len(names) > 1 else None,
+                          title=f"sweep over {', '.join(names[:2])}")
 
 
 COMMANDS = [reproduce, sweep]

@@ -6,7 +6,8 @@ import click
 import pandas as pd
 
 from memprof.hw import calibrate as cal
-from memprof.cli.options import WORKLOAD_OPTIONS, csv_list, output_options, parse_model_params, runtime_errors
+from memprof.cli.options import (WORKLOAD_OPTIONS, csv_list, kernel_options, output_options, parse_model_params,
+                                 runtime_errors)
 from memprof.report.tables import emit
 from memprof.hw.host import cpu_preset, cpu_preset_names
 from sim.sizes import SIZE_HELP, parse_size
@@ -64,9 +65,11 @@ def _metadata(calibration: cal.Calibration, path) -> dict:
 @click.option("--save/--no-save", default=True, show_default=True,
               help=f"Store the result in the cache (${cal.CACHE_ENV} or $XDG_CACHE_HOME/memprof).")
 @click.option("--show", is_flag=True, help="Print the stored calibration and measure nothing.")
+@kernel_options
 @output_options(progress=False)
 @runtime_errors
-def calibrate_command(models, params, dim, repeat, rounds, budget, seed, save, show, fmt, output):
+def calibrate_command(models, params, dim, repeat, rounds, budget, seed, save, show, threads, prefetch_distance, fmt,
+                      output):
     """Measure each representation's compute cycles per lookup on this machine.
 
     Times the real Numba kernel on tables small enough to stay in L1/L2, converts
@@ -94,7 +97,7 @@ def calibrate_command(models, params, dim, repeat, rounds, budget, seed, save, s
             raise click.BadParameter(str(exc), param_hint="--budget") from None
     result = cal.calibrate(
         selected, model_params, dim=dim, repeat=repeat, rounds=rounds, seed=seed, budget_bytes=budget_bytes,
-        progress=lambda m: click.echo(f"calibrating {m} ...", err=True),
+        threads=threads, prefetch_distance=prefetch_distance, progress=lambda m: click.echo(f"calibrating {m} ...", err=True),
     )
     click.echo(f"frequency: {result.freq_ghz:.3f} GHz from {result.freq_source}", err=True)
     for model, entry in result.models.items():

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from memprof.cli.options import (csv_list, models_option, output_options, parse_model_params, parse_models,
-                                 runtime_errors, workload_options)
+from memprof.cli.options import (csv_list, kernel_options, models_option, output_dir_option, output_options,
+                                 parse_model_params, parse_models, plot_option, runtime_errors, workload_options)
 from memprof.report.tables import emit
 from sim.sizes import SIZE_HELP, format_size, parse_size
 
@@ -47,13 +47,14 @@ def _check_models_params(models, params):
 @click.option("--values", type=click.IntRange(min=1), default=3, show_default=True, help="pyperf values per process.")
 @click.option("--fast/--no-fast", default=False, show_default=True,
               help="Rough numbers quickly: 1 process, 2 values, 2 loops, a small batch ring.")
-@click.option("--json-dir", type=click.Path(file_okay=False), default=None,
-              help="Keep pyperf JSON files here (MODEL.json; compare with 'python -m pyperf compare_to').")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write latency per item vs batch size (PNG).")
+@output_dir_option("--json-dir", what="pyperf JSON directory", default=None,
+                   help="Keep pyperf JSON files here (MODEL.json; compare with 'python -m pyperf compare_to').")
+@plot_option("--plot", help_text="Write latency per item vs batch size (error bars: 1 stdev).")
+@kernel_options
 @output_options(progress=False)
 @runtime_errors
 def bench(models, batch_sizes, workload, dim, alpha, pooling, seed, params, budget, processes, values, fast, json_dir,
-          plot, fmt, output):
+          plot, threads, prefetch_distance, fmt, output):
     """Latency per item versus batch size of the real kernels, timed with pyperf.
 
     Each model runs in its own pyperf process tree (worker processes, warm-ups that
@@ -64,20 +65,22 @@ def bench(models, batch_sizes, workload, dim, alpha, pooling, seed, params, budg
     Example:
       memprof bench --model dlrm,memrec --batch-sizes 1,64,1024 --plot latency.png --json-dir bench/
     """
-    from memprof.hw.bench import BenchConfig, run_bench, plot_latency
+    from memprof.hw.bench import BenchConfig, run_bench
+    from memprof.report.plots import latency_lines
     from memprof.report.metadata import run_metadata
 
     model_list = tuple(parse_models(models))
     sizes = _batch_sizes(batch_sizes)
     kwargs = dict(models=model_list, batch_sizes=sizes, workload=workload, dim=dim, alpha=alpha, pooling=pooling,
-                  seed=seed, budget_bytes=_size(budget, "--budget"), params=_check_models_params(model_list, params))
+                  seed=seed, budget_bytes=_size(budget, "--budget"), params=_check_models_params(model_list, params),
+                  threads=threads, prefetch_distance=prefetch_distance)
     config = BenchConfig.quick(**kwargs) if fast else BenchConfig(processes=processes, values=values, **kwargs)
     frame, metadata = run_bench(config, json_dir, log=lambda m: click.echo(m, err=True))
     click.echo(f"memory budget {format_size(metadata['memory_budget_bytes'])} of "
                f"{format_size(metadata['ram_bytes'])} RAM", err=True)
     emit(frame, fmt, output, run_metadata(**metadata), kind="bench")
     if plot:
-        plot_latency(frame, plot, title=f"{workload}: latency per item vs batch size")
+        latency_lines(frame, plot, title=f"{workload}: latency per item vs batch size")
 
 
 @click.command()
@@ -95,10 +98,11 @@ def bench(models, batch_sizes, workload, dim, alpha, pooling, seed, params, budg
 @click.option("--analysis", type=click.Choice(["memory-access", "uarch-exploration"]), default="memory-access",
               show_default=True, help="VTune analysis.")
 @click.option("--timeout", "timeout_s", type=float, default=1800, show_default=True, help="Seconds per tool run.")
+@kernel_options
 @output_options(progress=False)
 @runtime_errors
 def profile(backend, models, workload, dim, max_rows, budget, batch_size, batches, alpha, pooling, seed, params, llc,
-            ways, analysis, timeout_s, fmt, output):
+            ways, analysis, timeout_s, threads, prefetch_distance, fmt, output):
     """Hardware counters of only the kernel region (perf, VTune or cachegrind).
 
     Counters this machine cannot count are reported as "unavailable (why)", never 0.
@@ -141,7 +145,7 @@ def profile(backend, models, workload, dim, max_rows, budget, batch_size, batche
         caps[model] = cap
         trace = TraceSpec(model=model, workload=workload, dim=dim, max_rows=cap, params=params_of,
                           batch_size=batch_size, batches=batches, alpha=alpha, pooling=pooling, seed=seed)
-        spec = RunSpec(trace, budget_bytes=budget_bytes)
+        spec = RunSpec(trace, budget_bytes=budget_bytes, threads=threads, prefetch_distance=prefetch_distance)
         click.echo(f"profile {model} with {backend}"
                    + (f": tables capped at {cap:,} rows (budget {format_size(budget_bytes)})" if cap else ""), err=True)
         if backend == "perf":

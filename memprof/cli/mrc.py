@@ -16,13 +16,13 @@ from memprof.analysis.experiment import trace_identity
 from memprof.analysis.mrc import MARKED, _file_bound, _frame, _model_bound, estimate_mrc_memory, make_accumulator, mrc_curves
 from memprof.cli.options import (WORKLOAD_PARAMS, csv_list, line_option, long_run_options, make_trace,
                                  models_option, output_options, parse_max_memory, parse_model_params, parse_models,
-                                 refuse, runtime_errors, workload_options, workload_opts)
+                                 plot_option, refuse, runtime_errors, workload_options, workload_opts)
 from memprof.report.tables import emit
-from memprof.cli.options import checkpoint_policy, finish_partial
+from memprof.cli.options import check_trace_line, checkpoint_policy, finish_partial
 from memprof.run.longrun import Interrupted, LongRun, trace_file_fingerprint
 from memprof.run.memory_budget import MemoryBudgetError
 from sim.sizes import SIZE_HELP, parse_size
-from traces.format.tracefile import DEFAULT_CHUNK_ENTRIES, count_accesses, iter_trace_file
+from traces.format.tracefile import count_accesses, is_stdin, iter_trace_file
 
 DEFAULT_SIZES = "1MB..128MB"
 DEFAULT_POINTS = 24
@@ -63,8 +63,9 @@ def _method(exact: bool, shards: float | None, shards_max: int | None) -> str:
 
 
 @click.command("mrc")
-@click.option("--trace", "trace_path", type=click.Path(exists=True, dir_okay=False),
-              help="Trace file (memprof .trace, raw .npy of uint64 byte addresses, or DineroIV din).")
+@click.option("--trace", "trace_path", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="Trace file (memprof .trace, raw .npy of uint64 byte addresses, DineroIV din, gzip din); "
+                   "- reads a memprof trace or (gzip) din from standard input.")
 @models_option(help_text="Representation(s) to trace on the workload, comma list (e.g. dlrm,memrec).")
 @workload_options
 @line_option
@@ -86,8 +87,7 @@ def _method(exact: bool, shards: float | None, shards_max: int | None) -> str:
               help="Print the working-set report (footprint per representation and table, sizes reaching 2x "
                    "and 1.1x the compulsory miss ratio) instead of the curve.")
 @output_options
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Also draw miss ratio vs size (log x) to this PNG.")
+@plot_option("--plot", "plot_path", help_text="Also draw miss ratio vs size (log x) to this file.")
 @long_run_options
 @click.pass_context
 @runtime_errors
@@ -108,11 +108,15 @@ def mrc(ctx, trace_path, models, exact, shards, shards_max, shards_seed, sets, s
         raise click.UsageError("give either --trace FILE or --model NAME[,NAME...]")
     if trace_path is not None:
         refuse(ctx, WORKLOAD_PARAMS, "describes a workload; with --trace the accesses come from the file")
+        check_trace_line(ctx, trace_path, kwargs)
+        if is_stdin(trace_path) and resume:
+            raise click.UsageError("--resume re-reads the trace from the start; standard input cannot be re-read: "
+                                   "give the file")
     try:
         sizes = parse_size_spec(sizes_spec, points)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--sizes") from None
-    policy = checkpoint_policy(checkpoint, checkpoint_every, resume)
+    policy = checkpoint_policy(checkpoint, checkpoint_every, resume, kwargs.pop("overwrite_checkpoint"))
     budget = parse_max_memory(max_memory)
     opts = workload_opts(kwargs)
     line_bytes = opts.line_bytes
@@ -132,15 +136,25 @@ def mrc(ctx, trace_path, models, exact, shards, shards_max, shards_seed, sets, s
     if trace_path is not None:
         name = Path(trace_path).name
         totals[name] = count_accesses(trace_path, scan=False)
-        chunk_entries = DEFAULT_CHUNK_ENTRIES
-        if budget is not None:
+        if is_stdin(trace_path) and method != "shards-size":
+            click.echo("memory: the state of standard input's curve grows with its distinct lines, which cannot "
+                       "be counted ahead of the pass; only the rest is checked (--shards-max bounds it)", err=True)
+
+        def plan(sample: bool):
+            return estimate_mrc_memory(method, {name: _file_bound(trace_path, totals[name], line_bytes, sample)},
+                                       sets=sets, rate=shards, max_lines=shards_max, working_set=working_set,
+                                       budget_bytes=budget, file_input=True)
+
+        try:  # the sampling pass over the file only where the estimate is shown or the cheap bound does not fit
             try:
-                estimate = estimate_mrc_memory(method, {name: _file_bound(trace_path, totals[name], line_bytes)},
-                                               sets=sets, rate=shards, max_lines=shards_max,
-                                               working_set=working_set, budget_bytes=budget, file_input=True)
-            except MemoryBudgetError as exc:
-                raise click.UsageError(str(exc)) from None
-            chunk_entries = estimate.chunk_entries
+                estimate = plan(sample=budget.given)
+            except MemoryBudgetError:
+                if budget.given:
+                    raise
+                estimate = plan(sample=True)
+        except MemoryBudgetError as exc:
+            raise click.UsageError(str(exc)) from None
+        chunk_entries = estimate.chunk_entries
         sources[name] = iter_trace_file(trace_path, chunk_entries)
         metadata["trace"] = str(trace_path)
         identity[name] = trace_file_fingerprint(trace_path)
@@ -154,15 +168,13 @@ def mrc(ctx, trace_path, models, exact, shards, shards_max, shards_seed, sets, s
             regions[name] = model_trace.representation.layout.regions
             metadata.setdefault("traces", {})[name] = model_trace.header()
             identity[name] = trace_identity(model_trace)
-            if budget is not None:
-                bounds[name] = _model_bound(model_trace)
-        if budget is not None:
-            try:
-                estimate = estimate_mrc_memory(method, bounds, sets=sets, rate=shards, max_lines=shards_max,
-                                               working_set=working_set, budget_bytes=budget, file_input=False)
-            except MemoryBudgetError as exc:
-                raise click.UsageError(str(exc)) from None
-    if budget is not None:
+            bounds[name] = _model_bound(model_trace)
+        try:
+            estimate = estimate_mrc_memory(method, bounds, sets=sets, rate=shards, max_lines=shards_max,
+                                           working_set=working_set, budget_bytes=budget, file_input=False)
+        except MemoryBudgetError as exc:
+            raise click.UsageError(str(exc)) from None
+    if budget.given:
         click.echo(f"memory estimate {estimate.describe()}", err=True)
 
     longrun = LongRun("mrc", policy, trace={"sources": identity},

@@ -82,6 +82,9 @@ def parse_model_params(values, models: list[str]) -> dict[str, dict]:
         targets = [model] if dot else [m for m in models if field in config_fields(m)]
         if dot and model not in REGISTRY:
             raise click.BadParameter(f"{item!r}: unknown model {model!r}", param_hint="--param")
+        if dot and model not in models:
+            raise click.BadParameter(f"{item!r}: {model} is not among the selected models ({', '.join(models)}); "
+                                     f"add it to --model or drop the parameter", param_hint="--param")
         if not targets:
             raise click.BadParameter(f"{item!r}: no selected model has a parameter {field!r}", param_hint="--param")
         for target in targets:
@@ -186,18 +189,33 @@ def size_option(*names, help_text: str, **kw):
     return click.option(*names, help=f"{help_text} ({SIZE_HELP}).", **kw)
 
 
+class InputFileError(click.ClickException):
+    """A malformed input file named on the command line (--trace, a trace argument): a usage error,
+    exit 2, in one line (no usage text: the option was right, the file's content is not)."""
+
+    exit_code = 2
+
+
 def runtime_errors(func):
     """The one error decorator: ValueError/OSError/RuntimeError raised while running become one
-    line and exit 1 (no traceback); click's own exits pass through."""
+    line and exit 1 (no traceback); a malformed trace file given by the user exits 2 like other
+    usage errors; click's own exits pass through. Any open progress line is ended first."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (click.exceptions.Exit, click.exceptions.Abort):
+        except BaseException as exc:
+            end_progress_lines()  # a message must start on its own line, not after the meter
+            if isinstance(exc, (click.exceptions.Exit, click.exceptions.Abort)):
+                raise  # click's own exits (Exit is a RuntimeError)
+            from traces.format.tracefile import TraceFormatError
+
+            if isinstance(exc, TraceFormatError):
+                raise InputFileError(str(exc)) from None
+            if isinstance(exc, (ValueError, OSError, RuntimeError)):
+                raise click.ClickException(str(exc)) from None
             raise
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise click.ClickException(str(exc)) from None
 
     return wrapper
 
@@ -225,6 +243,23 @@ def refuse(ctx: click.Context, names, why: str) -> None:
     for name in names:
         if given(ctx, name):
             raise click.UsageError(f"{flag(ctx, name)} {why}")
+
+
+def check_trace_line(ctx: click.Context, trace_path, kwargs: dict) -> None:
+    """--line against the line size a memprof trace records (its header's ``line_bytes``): a
+    different --line is a usage error naming both; without --line the trace's size is used
+    (said on stderr). Traces without the field (.npy, din, standard input) keep --line."""
+    from traces.format.tracefile import header_line_bytes
+
+    recorded = header_line_bytes(trace_path)
+    if recorded is None or recorded == kwargs["line_bytes"]:
+        return
+    if given(ctx, "line_bytes"):
+        raise click.BadParameter(f"{kwargs['line_bytes']} B, but {trace_path} holds the addresses of "
+                                 f"{recorded} B lines (its header's line_bytes): give --line {recorded} "
+                                 "or leave --line out", param_hint="--line")
+    click.echo(f"--line not given: using the trace's line size, {recorded} B (its header's line_bytes)", err=True)
+    kwargs["line_bytes"] = recorded
 
 
 # -- cache options ---------------------------------------------------------------------------
@@ -404,16 +439,88 @@ def timing_overrides(cpu: str, items, path) -> dict:
     return overrides
 
 
+def _checked(check, what: str):
+    """A click callback running ``check(path, what)`` (ValueError -> usage error naming the option)
+    at parse time, so a bad output path fails before any work starts."""
+
+    def callback(ctx, param, value):
+        for item in (value if isinstance(value, (list, tuple)) else (value,)):
+            if item is not None:
+                try:
+                    check(item, what)
+                except ValueError as exc:
+                    raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        return value
+
+    return callback
+
+
+def _check_plot(path, what: str) -> None:
+    from memprof.report.output import check_writable, plot_format
+
+    plot_format(path)
+    check_writable(path, what)
+
+
+def _check_file(path, what: str) -> None:
+    from memprof.report.output import check_writable
+
+    check_writable(path, what)
+
+
+def _check_dir(path, what: str) -> None:
+    from memprof.report.output import check_writable_dir
+
+    check_writable_dir(path, what)
+
+
+def output_file_option(*names, what: str = "output", **kw):
+    """An option naming a file the command writes ('-' = stdout), checked before any work."""
+    return click.option(*names, type=click.Path(dir_okay=False, allow_dash=True), default=None,
+                        callback=_checked(_check_file, what), **kw)
+
+
+def output_dir_option(*names, what: str = "output directory", **kw):
+    """An option naming a directory the command writes into (created later, by the writer), checked
+    before any work: it must be a writable directory or creatable."""
+    return click.option(*names, type=click.Path(file_okay=False), callback=_checked(_check_dir, what), **kw)
+
+
+def plot_option(*names, help_text: str, **kw):
+    """--plot FILE: .png, .pdf or .svg (matplotlib's format from the suffix), checked before any work."""
+    return click.option(*names, type=click.Path(dir_okay=False), default=None,
+                        callback=_checked(_check_plot, "plot"),
+                        help=f"{help_text} The suffix picks the format: .png, .pdf or .svg.", **kw)
+
+
+def _format_default(ctx, param, value):
+    """--format not given: the one -o's suffix implies. Click processes the options the user gave
+    before the defaults, so ``output`` is already parsed when it was given."""
+    if value is not None:
+        return value
+    from memprof.report.output import infer_format
+
+    return infer_format(ctx.params.get("output"))
+
+
+def end_progress_lines() -> None:
+    """End any progress line left open on stderr (before an error or a message)."""
+    from memprof.run.progress import end_open_lines
+
+    end_open_lines()
+
+
 def output_options(func=None, *, output: bool = True, progress: bool = True, columns: bool = False):
     """--format, -o/--output, --progress; ``columns``: --all-columns and --metadata FILE too."""
     if func is None:
         return lambda f: output_options(f, output=output, progress=progress, columns=columns)
     from memprof.report.tables import FORMATS
 
-    options = [click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)]
+    options = [click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, callback=_format_default,
+                            help="Output format [default: from the -o suffix (.csv, .json, .md), else table].")]
     if output:
-        options.append(click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-                                    help="Write to FILE (atomically) instead of stdout."))
+        options.append(output_file_option("-o", "--output", what="output",
+                                          help="Write to FILE (atomically; '-' = stdout) instead of stdout."))
     if progress:
         options.append(click.option("--progress/--no-progress", default=True, show_default=True,
                                     help="Progress on stderr."))
@@ -421,8 +528,8 @@ def output_options(func=None, *, output: bool = True, progress: bool = True, col
         options += [
             click.option("--all-columns", is_flag=True,
                          help="Table/Markdown: every column (CSV and JSON always carry every column)."),
-            click.option("--metadata", "metadata_path", type=click.Path(dir_okay=False), default=None,
-                         help="Write the run's metadata (seed, versions, host, parameters) to this JSON file."),
+            output_file_option("--metadata", "metadata_path", what="metadata file",
+                               help="Write the run's metadata (seed, versions, host, parameters) to this JSON file."),
         ]
     return _apply(func, options)
 
@@ -436,32 +543,51 @@ def model_list(models) -> list[str]:
 
 
 def long_run_options(func):
-    """--checkpoint DIR, --checkpoint-every SECONDS, --resume/--no-resume and --max-memory SIZE
-    (see docs/long-runs.md); the command receives checkpoint, checkpoint_every, resume, max_memory."""
+    """--checkpoint DIR, --checkpoint-every SECONDS, --resume/--no-resume, --overwrite-checkpoint and
+    --max-memory SIZE (see docs/long-runs.md); the command receives checkpoint, checkpoint_every, resume,
+    overwrite_checkpoint, max_memory."""
     options = [
-        click.option("--checkpoint", "checkpoint", type=click.Path(file_okay=False), default=None, metavar="DIR",
-                     help="Save the run's state into DIR every --checkpoint-every seconds and on Ctrl-C."),
+        output_dir_option("--checkpoint", "checkpoint", what="checkpoint directory", default=None, metavar="DIR",
+                          help="Save the run's state into DIR every --checkpoint-every seconds and on Ctrl-C."),
         click.option("--checkpoint-every", "checkpoint_every", type=click.FloatRange(min=0), default=60.0,
                      show_default=True, metavar="SECONDS", help="Seconds between checkpoints (0 = every step)."),
         click.option("--resume/--no-resume", default=False, show_default=True,
                      help="Continue from the checkpoint in --checkpoint DIR (same input and options); "
                           "the final numbers equal an uninterrupted run's."),
+        click.option("--overwrite-checkpoint", "overwrite_checkpoint", is_flag=True, default=False,
+                     help="Without --resume: replace a checkpoint already in --checkpoint DIR (by default "
+                          "the run refuses to start rather than lose it)."),
         click.option("--max-memory", "max_memory", default=None, metavar="SIZE",
-                     help=f"Peak-memory budget: pick a chunk size that fits, or refuse up front ({SIZE_HELP})."),
+                     help=f"Peak-memory budget: pick a chunk size that fits, or refuse up front ({SIZE_HELP}) "
+                          "[default: the memory available when the run starts]."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def parse_max_memory(text: str | None) -> int | None:
-    """--max-memory as bytes (None when not given); BadParameter on a malformed size."""
-    if text is None:
-        return None
+def parse_max_memory(text: str | None):
+    """The run's memory budget (``memprof.run.memory_budget.Budget``): --max-memory when given,
+    else the memory available now; BadParameter on a malformed or zero size."""
+    from memprof.run.memory_budget import Budget, default_budget
+
     try:
-        return parse_size(text)
+        return default_budget() if text is None else Budget(parse_size(text))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-memory") from None
+
+
+def check_analysis_memory(specs, setup, cpu: str) -> None:
+    """For commands without --max-memory (reproduce, sweep): the headline analysis' peak-memory
+    estimate for ``specs`` (TraceSpecs) under ``setup`` against the memory available now;
+    over it is a usage error before anything is allocated."""
+    from memprof.analysis.experiment import estimate_memory
+    from memprof.run.memory_budget import MemoryBudgetError, default_budget
+
+    try:
+        estimate_memory([make_trace(spec.model, spec) for spec in specs], setup, cpu, default_budget(flag=None))
+    except MemoryBudgetError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def parse_warmup(text: str) -> int | float:
@@ -483,17 +609,20 @@ def parse_warmup(text: str) -> int | float:
 # -- long runs and executors (memprof.run) ------------------------------------------------------
 
 
-def checkpoint_policy(directory, every_seconds: float, resume: bool):
-    """The ``memprof.run.longrun.CheckpointPolicy`` of --checkpoint/--checkpoint-every/--resume
-    (None without --checkpoint); click errors on misuse."""
+def checkpoint_policy(directory, every_seconds: float, resume: bool, overwrite: bool = False):
+    """The ``memprof.run.longrun.CheckpointPolicy`` of --checkpoint/--checkpoint-every/--resume/
+    --overwrite-checkpoint (None without --checkpoint); click errors on misuse."""
     from memprof.run.longrun import CheckpointPolicy
 
     if directory is None:
-        if resume:
-            raise click.UsageError("--resume needs --checkpoint DIR (where the checkpoint was saved)")
+        if resume or overwrite:
+            raise click.UsageError(f"{'--resume' if resume else '--overwrite-checkpoint'} needs --checkpoint DIR "
+                                   "(where the checkpoint is saved)")
         return None
+    if resume and overwrite:
+        raise click.UsageError("--resume continues the checkpoint and --overwrite-checkpoint replaces it: give one")
     try:
-        return CheckpointPolicy(directory, every_seconds, resume)
+        return CheckpointPolicy(directory, every_seconds, resume, overwrite)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--checkpoint-every") from None
 
@@ -505,6 +634,7 @@ def finish_partial(stop, fmt: str, output, emitter=None, *, kind: str | None = N
     the command writes complete ones (default: ``emit`` with the metadata, as a ``kind`` result)."""
     from memprof.report.tables import emit
 
+    end_progress_lines()
     if stop.frame is not None and len(stop.frame):
         if emitter is None:
             emit(stop.frame, fmt, output, metadata=stop.metadata, kind=kind)
@@ -545,3 +675,31 @@ def executor_spec(jobs: int, use_dask: bool, scheduler: str | None):
         return ExecutorSpec(jobs=jobs, dask=use_dask, scheduler=scheduler)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _kernel_threads(ctx, param, value):
+    from traces.representations.base import check_threads
+
+    try:
+        return check_threads(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def kernel_options(func):
+    """``--threads`` / ``--prefetch-distance`` of the pooled() kernels (bench, profile, calibrate).
+
+    Unlike the simulator's ``--threads`` (cache_options), the kernels default to one thread:
+    their timings are per-core costs unless asked otherwise."""
+    from traces.representations.base import DEFAULT_PREFETCH_DISTANCE
+
+    options = [
+        click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, callback=_kernel_threads,
+                     help="Threads of the pooled() kernel (1: the serial kernel; more: the parallel one, "
+                          "numba's thread count set for the call)."),
+        click.option("--prefetch-distance", type=click.IntRange(min=0), default=DEFAULT_PREFETCH_DISTANCE,
+                     show_default=True, help="Software-prefetch each row this many lookups ahead (0: off)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

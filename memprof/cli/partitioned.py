@@ -17,8 +17,9 @@ import pandas as pd
 from memprof.cli.options import (WORKLOAD_PARAMS, cache_options, check_cache, level_config, llc_configs,
                                  output_options, parse_model_params, parse_warmup, refuse, runtime_errors,
                                  workload_options, workload_opts)
-from memprof.cli.options import executor_options, executor_spec
+from memprof.cli.options import check_trace_line, end_progress_lines, executor_options, executor_spec
 from memprof.run.driver import resolve_warmup
+from memprof.run.memory_budget import MemoryBudgetError, default_budget, plan_trace_simulation
 from memprof.run.executors import open_executor
 from memprof.run.longrun import Interrupted
 from memprof.report.metadata import run_metadata
@@ -31,6 +32,9 @@ from traces.representations import REGISTRY
 
 def _source(trace_path, model, params, kwargs):
     if trace_path:
+        if trace_path == "-":
+            raise click.BadParameter("-: every partition reads the whole trace; standard input can be read once: "
+                                     "give a file", param_hint="--trace")
         if not Path(trace_path).is_file():
             raise click.BadParameter(f"{trace_path}: no such file", param_hint="--trace")
         return FileSource(trace_path)
@@ -78,6 +82,8 @@ def simulate_partitioned_command(ctx, trace_path, model, params, llc, partitions
     if trace_path is not None:
         refuse(ctx, ("model", *WORKLOAD_PARAMS), "describes a workload; with --trace every worker reads the file")
     check_cache(ctx, {**kwargs, "sample_sets": sample_sets}, preset_levels=False)
+    if trace_path is not None and trace_path != "-":
+        check_trace_line(ctx, trace_path, kwargs)
     source = _source(trace_path, model, params, kwargs)
     config = llc_configs(kwargs, [llc])[0]
     try:
@@ -87,6 +93,11 @@ def simulate_partitioned_command(ctx, trace_path, model, params, llc, partitions
     options = dict(l1=level_config(kwargs, "l1"), l2=level_config(kwargs, "l2"), inclusive=kwargs["inclusive"],
                    prefetch=kwargs["prefetch"], warmup=_warmup(warmup or "0", source), sample_sets=sample_sets,
                    time_sampling=sampling)
+    try:  # all partitions together hold one simulator's state: checked against the memory available here
+        plan_trace_simulation([config], l1=options["l1"], l2=options["l2"], sample_sets=sample_sets,
+                              budget_bytes=default_budget(flag=None))
+    except MemoryBudgetError as exc:
+        raise click.UsageError(str(exc)) from None
     try:
         partition_jobs(source, config, partitions, **options)  # geometry checks before anything runs
     except ValueError as exc:
@@ -103,6 +114,7 @@ def simulate_partitioned_command(ctx, trace_path, model, params, llc, partitions
         with open_executor(spec) as pool:
             result = simulate_partitioned(source, config, partitions, executor=pool, on_done=done, **options)
     except Interrupted as stop:
+        end_progress_lines()
         click.echo(stop.message, err=True)
         ctx.exit(stop.exit_code)
     lookups, why = measured_lookups(source, options["warmup"], sampling)

@@ -15,7 +15,7 @@ import os
 
 import click
 
-from memprof.analysis.experiment import estimate_memory, run_analysis
+from memprof.analysis.experiment import estimate_memory, label_unavailable, run_analysis
 from memprof.analysis.replay import policies_frame, simulate_trace_file
 from memprof.cli.options import (TIMING_PARAMS, WORKLOAD_PARAMS, cache_options, cache_setup, check_cache,
                                  level_config, llc_configs, llc_list, long_run_options, make_trace, model_list,
@@ -23,13 +23,13 @@ from memprof.cli.options import (TIMING_PARAMS, WORKLOAD_PARAMS, cache_options, 
                                  refuse, runtime_errors, timing_options, timing_overrides, workload_options,
                                  workload_opts)
 from memprof.report.metadata import run_metadata
+from memprof.report.output import write_or_keep
 from memprof.report.schema import LOOKUPS_UNKNOWN_TRACE
 from memprof.report.tables import emit, emit_analysis
-from memprof.cli.options import checkpoint_policy, finish_partial
+from memprof.cli.options import check_trace_line, checkpoint_policy, finish_partial
 from memprof.run.longrun import Interrupted
 from memprof.run.memory_budget import MemoryBudgetError, plan_trace_simulation
-from traces.format.fileio import atomic_write_text
-from traces.format.tracefile import DEFAULT_CHUNK_ENTRIES
+from traces.format.tracefile import DEFAULT_CHUNK_ENTRIES, is_stdin
 
 
 @click.command("simulate")
@@ -60,7 +60,7 @@ def simulate(ctx, trace_path, checkpoint, checkpoint_every, resume, max_memory, 
     """
     on_trace = trace_path is not None
     check_cache(ctx, kwargs, preset_levels=not on_trace)
-    policy = checkpoint_policy(checkpoint, checkpoint_every, resume)
+    policy = checkpoint_policy(checkpoint, checkpoint_every, resume, kwargs.pop("overwrite_checkpoint"))
     budget = parse_max_memory(max_memory)
     if on_trace:
         refuse(ctx, (*WORKLOAD_PARAMS, *TIMING_PARAMS), "describes a workload analysis; with --trace the accesses "
@@ -73,19 +73,27 @@ def simulate(ctx, trace_path, checkpoint, checkpoint_every, resume, max_memory, 
 
 def _simulate_trace(trace_path, kwargs: dict, checkpoint, budget) -> None:
     """A trace file through [L1] [L2] LLC: one row per LLC size."""
-    if not os.path.exists(trace_path):
+    if not is_stdin(trace_path) and not os.path.exists(trace_path):
         raise click.BadParameter(f"{trace_path}: no such file", param_hint="--trace")
+    check_trace_line(click.get_current_context(), trace_path, kwargs)
     sizes = llc_list(kwargs["llc"])
     llcs = llc_configs(kwargs, sizes)
     l1, l2 = level_config(kwargs, "l1"), level_config(kwargs, "l2")
     warm = parse_warmup(kwargs["warmup"] or "0")
+    if is_stdin(trace_path) and isinstance(warm, float) and warm > 0:
+        raise click.BadParameter(f"{kwargs['warmup']}: a fractional warm-up needs the trace's length, a second pass "
+                                 "that standard input cannot give; give an access count or a file",
+                                 param_hint="--warmup")
+    if is_stdin(trace_path) and checkpoint is not None and checkpoint.resume:
+        raise click.UsageError("--resume re-reads the trace from the start; standard input cannot be re-read: "
+                               "give the file")
     threads, sample_sets = kwargs["threads"], kwargs["sample_sets"]
     try:
         estimate = plan_trace_simulation(llcs, l1=l1, l2=l2, sample_sets=sample_sets, threads=threads,
                                          budget_bytes=budget, preferred_entries=DEFAULT_CHUNK_ENTRIES)
     except MemoryBudgetError as exc:
         raise click.UsageError(str(exc)) from None
-    if budget is not None:
+    if budget.given:
         click.echo(f"memory estimate {estimate.describe()}, chunk {estimate.chunk_entries:,} accesses", err=True)
     fmt, output = kwargs["fmt"], kwargs["output"]
     try:
@@ -95,13 +103,14 @@ def _simulate_trace(trace_path, kwargs: dict, checkpoint, budget) -> None:
                                     progress=kwargs["progress"], checkpoint=checkpoint)
     except Interrupted as stop:
         finish_partial(stop, fmt, output, kind="simulate-trace")
-    parameters = {"trace": os.path.abspath(trace_path), "llc_bytes": sizes, "ways": kwargs["ways"],
+    parameters = {"trace": trace_path if is_stdin(trace_path) else os.path.abspath(trace_path),
+                  "llc_bytes": sizes, "ways": kwargs["ways"],
                   "policy": kwargs["policy"], "line_bytes": kwargs["line_bytes"], "l1": kwargs["l1_size"],
                   "l2": kwargs["l2_size"], "inclusive": kwargs["inclusive"], "prefetch": kwargs["prefetch"],
                   "warmup": kwargs["warmup"], "sample_sets": sample_sets, "cache_seed": kwargs["cache_seed"]}
     emit(frame, fmt, output, run_metadata(**parameters, lookups=LOOKUPS_UNKNOWN_TRACE), kind="simulate-trace")
     if kwargs["metadata_path"] is not None:
-        atomic_write_text(kwargs["metadata_path"], json.dumps(run_metadata(**parameters), indent=2) + "\n")
+        write_or_keep(kwargs["metadata_path"], json.dumps(run_metadata(**parameters), indent=2) + "\n", "metadata")
 
 
 def _simulate_workload(ctx, kwargs: dict, checkpoint, budget) -> None:
@@ -109,6 +118,8 @@ def _simulate_workload(ctx, kwargs: dict, checkpoint, budget) -> None:
     fmt, output = kwargs["fmt"], kwargs["output"]
 
     def write(frame, metadata):
+        if fmt in ("table", "markdown"):
+            frame = label_unavailable(frame)  # CSV/JSON: null, the reason in the metadata
         emit_analysis(frame, fmt, output, metadata, all_columns=kwargs["all_columns"],
                       metadata_path=kwargs["metadata_path"])
 
@@ -122,7 +133,7 @@ def _simulate_workload(ctx, kwargs: dict, checkpoint, budget) -> None:
         estimate = estimate_memory(traces, setup, kwargs["cpu"], budget)
     except MemoryBudgetError as exc:
         raise click.UsageError(str(exc)) from None
-    if budget is not None:
+    if budget.given:
         click.echo(f"memory estimate {estimate.describe()}", err=True)
     seeds = {"seed": kwargs["seed"], "alpha": kwargs["alpha"], "pooling": kwargs["pooling"]}
     try:

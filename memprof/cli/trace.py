@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from memprof.cli.options import (line_option, make_trace, output_options, parse_model_params, runtime_errors,
-                                 workload_options, workload_opts)
+from memprof.cli.options import (line_option, make_trace, output_file_option, output_options, parse_model_params,
+                                 runtime_errors, workload_options, workload_opts)
 from memprof.run.progress import Progress
 from memprof.report.tables import emit
 from traces.representations import REGISTRY
@@ -18,7 +18,7 @@ from traces.format.tracefile import TraceWriter, export_trace, trace_info
 @line_option
 @click.option("--model", type=click.Choice(list(REGISTRY)), default="memrec", show_default=True,
               help="Embedding representation whose reads are traced.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Trace file to write (memprof format).")
+@output_file_option("-o", "--output", what="trace file", help="Trace file to write (memprof format).")
 @click.pass_context
 @runtime_errors
 def trace(ctx, model, output, params, **kwargs):
@@ -41,6 +41,9 @@ def trace(ctx, model, output, params, **kwargs):
         for chunk in source:
             writer.write(chunk)
             progress.update(chunk.shape[0])
+        if not writer.total:  # raising inside the writer discards the file
+            raise click.UsageError(f"{model} on this workload reads nothing ({source.lookups:,} lookups): "
+                                   f"no trace written to {output}")
     progress.close()
     click.echo(f"wrote {writer.total:,} line addresses ({source.lookups:,} lookups, "
                f"{source.representation.memory_bytes:,} model bytes) to {output}", err=True)
@@ -76,7 +79,7 @@ def info(path, line_bytes, fmt):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "to", type=click.Choice(["din", "npy"]), required=True,
               help="din: DineroIV text '<label> <hex>' (0 read, 1 write); npy: uint64 byte addresses.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+@output_file_option("-o", "--output", what="export file", required=True, help="File to write ('-' = stdout).")
 @runtime_errors
 def export(path, to, output):
     """Export a trace to DineroIV din text or a raw .npy of uint64 byte addresses.

@@ -11,7 +11,8 @@ workers, so it must not run inside the ``memprof`` CLI process). That script def
 one benchmark per batch size, named ``batch_size=B`` (the same names in every model's
 file, so compare_to pairs them), each timing ``rep.pooled(batch)`` over a ring of
 distinct pre-generated batches with ``inner_loops=B``: pyperf's values are seconds
-per item (sample).
+per item (sample). Each call writes into one reused output buffer (``pooled(batch, out)``,
+as a model serving requests would), with the configured kernel threads and prefetch distance.
 
 Tables are sized to a memory budget (default half of RAM): when the full tables do
 not fit, every table is capped at the largest row count that fits, and the cap and
@@ -84,8 +85,15 @@ class BenchConfig:
     min_time: float = 0.1
     loops: int | None = None
     ring_samples: int = RING_SAMPLES
+    threads: int = 1  # of the pooled() kernel
+    prefetch_distance: int | None = None  # None: the kernels' default
 
     def __post_init__(self) -> None:
+        from traces.representations.base import check_prefetch_distance, check_threads
+
+        check_threads(self.threads)
+        if self.prefetch_distance is not None:
+            check_prefetch_distance(self.prefetch_distance)
         if not self.models:
             raise ValueError("at least one model is needed")
         if not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
@@ -122,6 +130,9 @@ def worker_argv(config: BenchConfig, model: str, max_rows: int | None, output: s
             "--warmups", str(config.warmups), "--min-time", repr(config.min_time)]
     if config.loops is not None:
         argv += ["--loops", str(config.loops)]
+    argv += ["--threads", str(config.threads)]
+    if config.prefetch_distance is not None:
+        argv += ["--prefetch-distance", str(config.prefetch_distance)]
     if config.dim is not None:
         argv += ["--dim", str(config.dim)]
     if max_rows is not None:
@@ -167,7 +178,8 @@ def run_bench(config: BenchConfig, json_dir: str | os.PathLike | None = None, *,
                 "seed": config.seed, "memory_budget_bytes": budget, "ram_bytes": total_ram_bytes(),
                 "pyperf": {"processes": config.processes, "values": config.values, "warmups": config.warmups,
                            "loops": config.loops, "min_time": config.min_time},
-                "ring_samples": config.ring_samples, "models": models_meta,
+                "ring_samples": config.ring_samples, "models": models_meta, "threads": config.threads,
+                "prefetch_distance": config.prefetch_distance,
                 "table_fill": "constant (lookup time does not depend on values)"}
     return frame, metadata
 
@@ -192,25 +204,6 @@ def suite_rows(path, model: str, cap, footprint) -> list[dict]:
     return sorted(rows, key=lambda r: r["batch_size"])
 
 
-def plot_latency(frame, path, title: str = "") -> None:
-    """Latency per item (ms) against batch size, log-log, one line per model."""
-    from memprof.report.plots import plt, save_figure
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for model, group in frame.groupby("model", sort=False):
-        group = group.sort_values("batch_size")
-        ax.plot(group["batch_size"], group["ms_per_item"], marker="o", label=model)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("batch size (samples)")
-    ax.set_ylabel("latency per item (ms)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    save_figure(fig, path)
-
-
 # --- the pyperf script (runs in its own process: python -m memprof.hw.bench ...) ------------
 
 _ARGS = None
@@ -219,7 +212,8 @@ _STATE: dict = {}
 
 def _add_cmdline_args(cmd, args) -> None:
     cmd += ["--model", args.model, "--workload", args.workload, "--batch-sizes", args.batch_sizes,
-            "--alpha", repr(args.alpha), "--seed", str(args.seed), "--ring-samples", str(args.ring_samples)]
+            "--alpha", repr(args.alpha), "--seed", str(args.seed), "--ring-samples", str(args.ring_samples),
+            "--threads", str(args.threads), "--prefetch-distance", str(args.prefetch_distance)]
     if args.dim is not None:
         cmd += ["--dim", str(args.dim)]
     if args.max_rows is not None:
@@ -232,6 +226,8 @@ def _add_cmdline_args(cmd, args) -> None:
 
 def _setup(batch_size: int):
     """Build and fill the representation once per process; a ring of batches per batch size."""
+    import numpy as np
+
     from memprof.hw.kernel_runner import build_representation, fill_constant, make_batches
     from traces.spec import parse_param_items
 
@@ -246,20 +242,27 @@ def _setup(batch_size: int):
         count = max(2, math.ceil(args.ring_samples / batch_size))
         ring = make_batches(rep, batch_size=batch_size, batches=count, alpha=args.alpha, pooling=args.pooling,
                             seed=args.seed)
-        rep.pooled(ring[0])  # compile or load the kernel before any timing
-        _STATE[batch_size] = [ring, 0]
+        features = rep.output_features(ring[0].num_features)
+        out = np.empty((features, batch_size, rep.dim), dtype=np.float32)  # reused, as in production
+        rep.pooled(ring[0], out, **_kernel_kwargs())  # compile or load the kernel before any timing
+        _STATE[batch_size] = [ring, 0, out]
     return rep, _STATE[batch_size]
+
+
+def _kernel_kwargs() -> dict:
+    return {"threads": _ARGS.threads, "prefetch_distance": _ARGS.prefetch_distance}
 
 
 def _time_batches(loops: int, batch_size: int) -> float:
     import pyperf
 
     rep, slot = _setup(batch_size)
-    ring, k = slot
+    ring, k, out = slot
+    kwargs = _kernel_kwargs()
     count = len(ring)
     start = pyperf.perf_counter()
     for _ in range(loops):
-        rep.pooled(ring[k])
+        rep.pooled(ring[k], out, **kwargs)
         k += 1
         if k == count:
             k = 0
@@ -271,6 +274,8 @@ def _time_batches(loops: int, batch_size: int) -> float:
 def _pyperf_main() -> None:
     global _ARGS
     import pyperf
+
+    from traces.representations.base import DEFAULT_PREFETCH_DISTANCE
 
     runner = pyperf.Runner(program_args=("-m", "memprof.hw.bench"), add_cmdline_args=_add_cmdline_args)
     p = runner.argparser
@@ -284,6 +289,8 @@ def _pyperf_main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ring-samples", type=int, default=RING_SAMPLES)
     p.add_argument("--param", action="append", default=[])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--prefetch-distance", type=int, default=DEFAULT_PREFETCH_DISTANCE)
     _ARGS = runner.parse_args()
     runner.metadata["memprof_model"] = _ARGS.model
     runner.metadata["memprof_workload"] = _ARGS.workload

@@ -1,7 +1,7 @@
 """Plot miss-ratio curves: miss ratio against cache size (log x), one line per curve.
 
 The LLC sizes of the Mem-Rec analysis (14, 28 and 56 MB) are marked on every curve.
-The PNG is written atomically (temporary file, then rename).
+Written atomically in the format the path's suffix names (.png, .pdf, .svg).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import os
 import numpy as np
 
 from sim.sizes import format_size
-from traces.format.fileio import atomic_open
 
 MB = 1 << 20
 MARKED_SIZES = (14 * MB, 28 * MB, 56 * MB)
@@ -19,15 +18,15 @@ MARKED_SIZES = (14 * MB, 28 * MB, 56 * MB)
 
 def plot_mrc(curves, path: str | os.PathLike, *, min_bytes: int, max_bytes: int,
              marks=MARKED_SIZES, title: str | None = None, points: int = 256) -> None:
-    """Draw ``curves`` (a list of (label, sim.mrc.stack.MissRatioCurve)) between two sizes into a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Draw ``curves`` (a list of (label, sim.mrc.stack.MissRatioCurve)) between two sizes into
+    ``path`` (.png, .pdf or .svg); ValueError when there is no curve to draw."""
+    from memprof.report.plots import plt, save_figure
 
     if min_bytes <= 0 or max_bytes < min_bytes:
         raise ValueError(f"plot range {min_bytes}..{max_bytes} bytes: need 0 < min <= max")
-    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=120)
+    if not curves:
+        raise ValueError("miss-ratio plot: no curve to draw (no trace had any access)")
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
     dense = np.unique(np.geomspace(min_bytes, max_bytes, points).astype(np.int64))
     inside = [m for m in marks if min_bytes <= m <= max_bytes]
     for label, curve in curves:
@@ -43,13 +42,13 @@ def plot_mrc(curves, path: str | os.PathLike, *, min_bytes: int, max_bytes: int,
         ax.annotate(format_size(mark), (mark / MB, 1.0), xycoords=("data", "axes fraction"),
                     xytext=(2, -10), textcoords="offset points", fontsize=8, color="0.4")
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
     ax.set_xlabel("cache size (MiB, log scale)")
-    ax.set_ylabel("LRU miss ratio")
+    ax.set_ylabel("LRU miss ratio (misses / accesses)")
     ax.set_ylim(bottom=0)
     ax.grid(True, which="both", alpha=0.25)
     ax.set_title(title or "Miss-ratio curves")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_open(path, "wb") as handle:
-        fig.savefig(handle, format="png")
-    plt.close(fig)
+    save_figure(fig, path)

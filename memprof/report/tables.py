@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import pandas as pd
 
+from memprof.report.output import infer_format, write_or_keep
 from memprof.report.schema import ANALYSIS_HEADLINE, envelope, schema_name
-from traces.format.fileio import atomic_write_text
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -97,12 +97,16 @@ def render(frame: pd.DataFrame, fmt: str, metadata: dict | None = None, *, kind:
 
 def emit(frame: pd.DataFrame, fmt: str, output: str | os.PathLike | None = None, metadata: dict | None = None, *,
          kind: str) -> None:
-    """Write the rendered frame to ``output`` atomically, or to stdout when output is None or '-'."""
-    text = render(frame, fmt, metadata, kind=kind)
+    """Write the rendered frame to ``output`` atomically, or to stdout when output is None or '-'.
+
+    ``fmt`` None: the format the output's suffix implies (``output.infer_format``). When the
+    final write fails the text is kept in a temporary file (``output.OutputKept`` names it)."""
+    text = render(frame, fmt or infer_format(output), metadata, kind=kind)
     if output is None or str(output) == "-":
         sys.stdout.write(text)
+        sys.stdout.flush()
     else:
-        atomic_write_text(output, text)
+        write_or_keep(output, text)
 
 
 def emit_analysis(frame: pd.DataFrame, fmt: str, output=None, metadata: dict | None = None, *,
@@ -112,9 +116,10 @@ def emit_analysis(frame: pd.DataFrame, fmt: str, output=None, metadata: dict | N
     column, the table and Markdown views the headline columns (``schema.ANALYSIS_HEADLINE``,
     plus ``keep``, e.g. swept parameters) unless ``all_columns``. The run's metadata also
     goes to ``metadata_path`` (JSON, atomically) when given."""
+    fmt = fmt or infer_format(output)
     if fmt in ("table", "markdown") and not all_columns:
         wanted = list(dict.fromkeys([*keep, *ANALYSIS_HEADLINE]))
         frame = frame[[c for c in wanted if c in frame.columns]]
     emit(frame, fmt, output, metadata, kind=kind)
     if metadata_path is not None:
-        atomic_write_text(metadata_path, json.dumps(metadata or {}, indent=2, default=str) + "\n")
+        write_or_keep(metadata_path, json.dumps(metadata or {}, indent=2, default=str) + "\n", "metadata")

@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from memprof.run.checkpoint_store import CheckpointStore
+from sim.checkpoint import CheckpointMismatch
 
 DEFAULT_EVERY_SECONDS = 60.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -42,6 +43,7 @@ class CheckpointPolicy:
     directory: str | os.PathLike
     every_seconds: float = DEFAULT_EVERY_SECONDS
     resume: bool = False
+    overwrite: bool = False  # replace a checkpoint left in ``directory`` instead of refusing to start
 
     def __post_init__(self):
         if not str(self.directory):
@@ -167,7 +169,9 @@ class LongRun:
 
     ``name`` names the state in the store (``DIR/<name>.ckpt.npz``); ``trace`` and
     ``config`` are the fingerprints a resumed run must match (``sim.checkpoint``). Without a
-    ``policy`` nothing is saved, but Ctrl-C and SIGTERM still stop cleanly.
+    ``policy`` nothing is saved, but Ctrl-C and SIGTERM still stop cleanly. A state already
+    saved under ``name`` is another run's: without ``resume`` or ``overwrite`` it is refused
+    (ValueError) rather than replaced and, at the end, deleted.
     """
 
     def __init__(self, name: str, policy: CheckpointPolicy | None, *, trace: Mapping, config: Mapping | None = None,
@@ -178,6 +182,9 @@ class LongRun:
         self.config = dict(config or {})
         self.store = CheckpointStore(policy.directory, resume=policy.resume) if policy is not None else None
         self.path = self.store.state_path(name) if self.store is not None else None
+        if policy is not None and not policy.resume and not policy.overwrite and self.path.exists():
+            raise ValueError(f"checkpoint {self.path} holds another run's saved state: add --resume to continue "
+                             "it, --overwrite-checkpoint to replace it, or give another --checkpoint DIR")
         self._clock = clock
         self._stream = stream
         self._last_save = clock()
@@ -193,6 +200,9 @@ class LongRun:
         self.guard.__exit__(*exc)
 
     def _say(self, text: str) -> None:
+        from memprof.run.progress import end_open_lines
+
+        end_open_lines()  # a message starts its own line, not the progress meter's
         out = self._stream if self._stream is not None else sys.stderr
         out.write(text + "\n")
         out.flush()
@@ -215,7 +225,14 @@ class LongRun:
         return self.store.state_arrays(self.name)
 
     def restore(self, objects: Mapping[str, Any]) -> dict:
-        """Load the checkpoint's state into ``objects`` (fresh, same configuration); return its extra."""
+        """Load the checkpoint's state into ``objects`` (fresh, same configuration); return its extra.
+        A checkpoint of other caches is refused naming them by size (not by internal keys)."""
+        meta = self.store.state_meta(self.name, trace=self.trace, config=self.config)
+        if meta is not None and sorted(meta["objects"]) != sorted(objects):
+            saved = _caches([record.get("fingerprint") for record in meta["objects"].values()], meta["objects"])
+            now = _caches([_fingerprint(obj) for obj in objects.values()], objects)
+            raise CheckpointMismatch(f"checkpoint {self.path} was saved for {saved}, this run has {now}; rerun "
+                                     "without --resume or with the original options")
         extra = self.store.restore_state(self.name, objects, trace=self.trace, config=self.config)
         self._say(f"resuming from {self.path}")
         return extra
@@ -268,8 +285,30 @@ class LongRun:
             self.store.remove_state(self.name)
 
 
+def _fingerprint(obj) -> dict | None:
+    """A simulator's checkpoint fingerprint (its level configurations); None for other state."""
+    from sim.checkpoint import simulator_fingerprint
+
+    try:
+        return simulator_fingerprint(obj)
+    except AttributeError:
+        return None
+
+
+def _caches(fingerprints, names) -> str:
+    """'LLC sizes 14MiB, 28MiB' from simulator fingerprints (the LLC is each one's last level;
+    its description starts with the size); the state's names when they are not simulators."""
+    sizes = [str(f["configs"][-1]).split()[0] for f in fingerprints if f and f.get("configs")]
+    if len(sizes) != len(fingerprints):
+        return ", ".join(sorted(names))
+    return ("LLC size " if len(sizes) == 1 else "LLC sizes ") + ", ".join(sizes)
+
+
 def trace_file_fingerprint(path: str | os.PathLike) -> dict:
-    """Path, size and modification time: a resumed run must read the same file."""
+    """Path, size and modification time: a resumed run must read the same file (standard
+    input, ``-``, has none of them: a run on it cannot be resumed)."""
+    if os.fspath(path) == "-":
+        return {"path": "-"}
     stat = os.stat(path)
     return {"path": os.fspath(Path(path).resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 

@@ -84,7 +84,8 @@ def test_missing_header_rejected(tmp_path):
 def test_caps_length_checked(tmp_path):
     path = tmp_path / "train.csv"
     path.write_text(HEADER + ROW1)
-    with pytest.raises(ValueError, match=r"one table size per categorical feature \(21\)"):
+    with pytest.raises(ValueError, match=r"the data has 21 categorical features but the workload has 26 tables.*"
+                                         r"use --workload avazu"):
         iter_avazu_batches(path, 8, caps=[5] * 26)
 
 

@@ -136,7 +136,7 @@ def test_no_label_column(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"caps": [5] * 25}, "one table size per categorical feature"),
+    ({"caps": [5] * 25}, "the data has 26 categorical features but the workload has 25 tables"),
     ({"caps": [5] * 25 + [0]}, "positive"),
     ({"batch_size": 0}, "batch_size must be positive"),
     ({"missing": "drop"}, "missing must be one of"),

@@ -90,11 +90,14 @@ def test_table_major_needs_num_features(tmp_path):
     indices, offsets, _ = _table_major(BAGS)
     path = tmp_path / "meta.npz"
     np.savez(path, indices=indices, offsets=offsets)
-    with pytest.raises(ValueError, match="pass num_features"):
+    with pytest.raises(ValueError, match=r"give the workload with T tables \(--workload"):
         iter_npz_batches(path, 2)
     (batch,) = list(iter_npz_batches(path, None, num_features=2))
     assert _as_bags(batch) == BAGS
-    with pytest.raises(ValueError, match=r"array 'offsets' has 11 entries, not num_features \* B \+ 1"):
+    (batch,) = list(iter_npz_batches(path, None, caps=[1000, 1000]))  # T from the workload's tables
+    assert _as_bags(batch) == BAGS
+    with pytest.raises(ValueError, match=r"array 'offsets' has 11 entries, not T \* B \+ 1 for T=3 tables "
+                                         r"\(the --workload's"):
         iter_npz_batches(path, 2, num_features=3)
 
 

@@ -41,7 +41,9 @@ def detect_kind(path: str | os.PathLike) -> str:
         return "criteo"
     if b"," in first and b"id" in first.split(b",")[0]:
         return "avazu"
-    raise ValueError(f"{path}: cannot tell the dataset kind from the name or content; pass kind= one of {KINDS}")
+    raise ValueError(f"{path}: cannot tell the dataset kind from the name or content; name the file *.tsv or "
+                     f"*.txt (Criteo), *.csv (Avazu) or *.npz, each optionally .gz (in the library: kind= one of "
+                     f"{KINDS})")
 
 
 def open_dataset(path: str | os.PathLike, batch_size: int | None, caps: Sequence[int] | None = None,
@@ -51,14 +53,26 @@ def open_dataset(path: str | os.PathLike, batch_size: int | None, caps: Sequence
     ``caps``: one table size per feature (token ids are reduced ``% cap``) or None.
     ``options`` go to the reader (e.g. ``missing="zero"``, ``max_samples=``, ``num_features=``).
     ``batch_size=None`` is only meaningful for ``npz`` (the file's samples as one batch).
+    A file without a single sample raises ValueError naming it once the stream ends.
     """
     if kind is None:
         kind = detect_kind(path)
     if kind not in KINDS:
         raise ValueError(f"unknown dataset kind {kind!r}; known: {', '.join(KINDS)}")
     if kind == "npz":
-        return iter_npz_batches(path, batch_size, caps, **options)
+        return _with_rows(iter_npz_batches(path, batch_size, caps, **options), path)
     if batch_size is None:
         raise ValueError(f"{kind} files need a batch_size")
     reader = iter_criteo_batches if kind == "criteo" else iter_avazu_batches
-    return reader(path, batch_size, caps, **options)
+    return _with_rows(reader(path, batch_size, caps, **options), path)
+
+
+def _with_rows(batches: Iterator[Batch], path) -> Iterator[Batch]:
+    """``batches``, or ValueError naming the file when it holds no sample at all (an empty
+    dataset is not a workload: nothing would be measured)."""
+    samples = 0
+    for batch in batches:
+        samples += batch.batch_size
+        yield batch
+    if not samples:
+        raise ValueError(f"{os.fspath(path)}: the dataset has no rows (no samples to look up)")

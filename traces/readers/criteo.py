@@ -96,7 +96,13 @@ def check_caps(caps: Sequence[int] | None, count: int, what: str) -> np.ndarray 
         return None
     arr = np.asarray(list(caps), dtype=np.int64) if not isinstance(caps, np.ndarray) else caps.astype(np.int64)
     if arr.ndim != 1 or arr.shape[0] != count:
-        raise ValueError(f"{what}: caps must list one table size per categorical feature ({count}), got {arr.shape[0] if arr.ndim == 1 else arr.shape}")
+        from traces.workloads import PRESETS
+
+        fitting = [name for name, make in PRESETS.items() if len(make().tables) == count]
+        hint = (f"use --workload {' or --workload '.join(fitting)}" if fitting
+                else f"use a --workload with {count} tables (a comma list of {count} cardinalities)")
+        raise ValueError(f"{what}: the data has {count} categorical features but the workload has "
+                         f"{arr.shape[0] if arr.ndim == 1 else arr.shape} tables (one per feature): {hint}")
     if np.any(arr <= 0):
         raise ValueError(f"{what}: caps must be positive, got {int(arr.min())} for feature {int(np.argmin(arr))}")
     return arr.astype(np.uint64)

@@ -11,7 +11,8 @@ Two layouts are accepted:
     last bag is empty, so pass ``offsets_have_end=True/False`` to force it.
 (b) table-major (Meta's dlrm_datasets once loaded into numpy): ``indices``, ``offsets``
     with ``T * B + 1`` global entries, and optionally ``lengths`` of shape ``(T, B)``
-    (which gives T and B). Without a 2-D ``lengths``, pass ``num_features``.
+    (which gives T and B). Without a 2-D ``lengths``, T is ``num_features`` or, when not
+    given, the number of ``caps`` (the workload's tables: ``--workload`` on the command line).
 
 Uncompressed members (``np.savez``) are memory-mapped, so a multi-GB file is streamed
 batch by batch; members of ``np.savez_compressed`` files are loaded whole.
@@ -174,16 +175,19 @@ def _table_major(path: Path, arrays: dict[str, np.ndarray], num_features: int | 
     if lengths is not None and lengths.ndim == 2:
         t_count, batch = lengths.shape
         if num_features is not None and num_features != t_count:
-            raise ValueError(f"{path}: num_features={num_features} disagrees with array 'lengths' of shape {lengths.shape}")
+            raise ValueError(f"{path}: the data has {t_count} tables (array 'lengths' of shape {lengths.shape}) "
+                             f"but the workload has {num_features}: use a --workload with {t_count} tables")
     elif num_features is not None:
         t_count = int(num_features)
         if t_count <= 0 or (offsets.shape[0] - 1) % t_count:
-            raise ValueError(f"{path}: array 'offsets' has {offsets.shape[0]} entries, not num_features * B + 1 "
-                             f"for num_features={num_features}")
+            raise ValueError(f"{path}: array 'offsets' has {offsets.shape[0]} entries, not T * B + 1 for "
+                             f"T={num_features} tables (the --workload's; give the workload the data was "
+                             "made for, or a 2-D 'lengths' (T, B) array)")
         batch = (offsets.shape[0] - 1) // t_count
     else:
         raise ValueError(f"{path}: table-major layout: array 'offsets' ({offsets.shape[0]} entries = T * B + 1) does "
-                         "not say T; include a 2-D 'lengths' (T, B) array or pass num_features")
+                         "not say T; include a 2-D 'lengths' (T, B) array, or give the workload with T tables "
+                         "(--workload; num_features= in the library)")
     if offsets.shape[0] != t_count * batch + 1:
         raise ValueError(f"{path}: array 'offsets' must have T * B + 1 = {t_count * batch + 1} entries "
                          f"(T={t_count}, B={batch}), got {offsets.shape[0]}")
@@ -231,6 +235,8 @@ def iter_npz_batches(path: str | os.PathLike, batch_size: int | None = None, cap
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     arrays = load_npz_arrays(path)
     if "indices" in arrays and "offsets" in arrays:
+        if num_features is None and caps is not None:
+            num_features = len(caps)  # one cap per table: the workload says T
         tables, total = _table_major(path, arrays, num_features)
     elif any(name.startswith("indices_") for name in arrays):
         tables, total = _per_table(path, arrays, offsets_have_end)

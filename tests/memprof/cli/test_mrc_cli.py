@@ -120,10 +120,10 @@ def test_both_sources_is_an_error(cyclic_npy):
     assert "either --trace" in result.output
 
 
-def test_malformed_trace_file_exits_1(tmp_path):
+def test_malformed_trace_file_exits_2(tmp_path):
     bad = tmp_path / "bad.din"
     bad.write_text("0 1000\n7 zzzz\n")
     result = run("--trace", bad)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # a bad input file named by an option is a usage error
     assert "bad.din" in result.output
     assert "Traceback" not in result.output

@@ -66,7 +66,7 @@ def test_simulate_errors_are_one_line(tmp_path, npy_trace):
     bad = tmp_path / "bad.din"
     bad.write_text("0 1000\n7 zz\n")
     res = runner.invoke(main, ["simulate", "--trace", str(bad)])
-    assert res.exit_code == 1 and "Traceback" not in res.output and "bad.din" in res.output
+    assert res.exit_code == 2 and "Traceback" not in res.output and "bad.din" in res.output
 
 
 def test_policies_lists_the_registry():

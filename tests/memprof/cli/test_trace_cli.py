@@ -62,5 +62,5 @@ def test_errors_are_one_line(tmp_path):
     garbage = tmp_path / "garbage.trace"
     garbage.write_bytes(b"\x93MPTRACE" + b"\0" * 10)
     bad_file = _run(["trace", "info", str(garbage)])
-    assert bad_file.exit_code == 1 and str(garbage) in bad_file.output and "Traceback" not in bad_file.output
+    assert bad_file.exit_code == 2 and str(garbage) in bad_file.output and "Traceback" not in bad_file.output
     assert not (tmp_path / "x").exists()

@@ -397,8 +397,24 @@ def test_progress_reports_rate_percent_and_eta():
     meter = Progress("simulate", total=4_000_000, clock=clock, stream=out, quiet_seconds=0, interval=0)
     clock.now += 2.0
     meter.update(1_000_000)
-    # 1e6 accesses in 2 s = 0.5 M/s; 3e6 left -> 6 s
-    assert "1,000,000 accesses (0.5 M/s), 25%, ETA 6 s" in out.getvalue()
+    assert "1,000,000 accesses (0.5 M/s), 25%" in out.getvalue()
+    assert "ETA" not in out.getvalue()  # the first step (JIT compile) is no rate to extrapolate
+    clock.now += 2.0
+    meter.update(1_000_000)
+    # 1e6 accesses in the 2 s since the first update = 0.5 M/s; 2e6 left -> 4 s
+    assert "2,000,000 accesses (0.5 M/s), 50%, ETA 4 s" in out.getvalue()
+
+
+def test_progress_shows_no_eta_while_the_first_step_compiles():
+    clock, out = FakeClock(), io.StringIO()
+    meter = Progress("simulate", total=100_000_000, clock=clock, stream=out, quiet_seconds=0, interval=0)
+    clock.now += 30.0  # Numba compiling inside the first chunk
+    meter.update(1_000_000)
+    assert "ETA" not in out.getvalue()
+    clock.now += 0.5  # the next chunk at the real rate, 2 M/s
+    meter.update(1_000_000)
+    # 98e6 left at 2 M/s -> 49 s (from the whole elapsed time it would say about 1500 s)
+    assert out.getvalue().rstrip().endswith("2,000,000 accesses (2.0 M/s), 2%, ETA 49 s")
 
 
 def test_progress_of_a_resumed_run_counts_only_new_work():
@@ -407,8 +423,12 @@ def test_progress_of_a_resumed_run_counts_only_new_work():
                      start_fraction=0.25)
     clock.now += 10.0
     meter.update(2_000_000, fraction=0.5)
-    # 2e6 new accesses in 10 s = 0.2 M/s; a quarter of the input took 10 s, half remains -> 20 s
-    assert "5,000,000 accesses (0.2 M/s), 50%, ETA 20 s" in out.getvalue()
+    # 2e6 new accesses in 10 s = 0.2 M/s (the 3e6 done before the resume do not count)
+    assert "5,000,000 accesses (0.2 M/s), 50%" in out.getvalue()
+    clock.now += 10.0
+    meter.update(2_000_000, fraction=0.75)
+    # a quarter of the input took the last 10 s, a quarter remains -> 10 s
+    assert "7,000,000 accesses (0.2 M/s), 75%, ETA 10 s" in out.getvalue()
 
 
 def test_checkpoints_are_due_every_interval(tmp_path):
