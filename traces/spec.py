@@ -182,6 +182,11 @@ class TraceSpec:
             raise ValueError(f"alpha={self.alpha!r}: must be a finite number >= 0")
         set_("alpha", float(self.alpha))
         workload = self.workload_spec()  # ValueError for an unknown preset or a bad cardinality list
+        table_bytes = sum(t.rows for t in workload.tables) * workload.dim * 4
+        if table_bytes >= 1 << 62:  # byte addresses are 63-bit (bit 63 marks writes), with room for the layout
+            raise ValueError(f"workload {self.workload!r}: {sum(t.rows for t in workload.tables):,} rows of dim "
+                             f"{workload.dim} are {table_bytes:,} bytes of tables, beyond the 62-bit address "
+                             "space traces use; give smaller cardinalities")
         if self.pooling is not None:
             set_("pooling", str(self.pooling).strip())
             parse_pooling(self.pooling, workload.num_features, workload.pooling)

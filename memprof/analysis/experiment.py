@@ -205,16 +205,46 @@ def timed_rows(run: ModelRun, timing: TimingModel, ops: OpCounts) -> list[dict]:
     return rows
 
 
+RATIO_COLUMNS = ("cycles_ratio", "llc_misses_ratio", "dram_bw_ratio")
+NO_LOOKUPS = "no lookups"  # why a ratio is unavailable when a model saw zero lookups (e.g. --pooling 0)
+
+
 def _ratio(numerator, denominator) -> float:
+    """baseline / row; 0/0 is no ratio (NaN: nothing was measured), x/0 with x > 0 is inf."""
     if denominator == 0:
-        return float("inf") if numerator > 0 else 1.0
+        return float("inf") if numerator > 0 else float("nan")
     return numerator / denominator
+
+
+def unavailable_ratios(frame: pd.DataFrame) -> dict:
+    """{model: reason} for the models whose ratios are unavailable because they (or the
+    baseline) saw no lookups: goes into the metadata beside the null ratios."""
+    if "lookups" not in frame.columns or not any(c in frame.columns for c in RATIO_COLUMNS):
+        return {}
+    baseline_empty = bool((frame.loc[frame["model"] == BASELINE, "lookups"] == 0).any())
+    return {str(row["model"]): (NO_LOOKUPS if row["lookups"] == 0 else f"{NO_LOOKUPS} in the {BASELINE} baseline")
+            for _, row in frame.iterrows() if row["lookups"] == 0 or baseline_empty}
+
+
+def label_unavailable(frame: pd.DataFrame) -> pd.DataFrame:
+    """For the table and Markdown views: 'unavailable (no lookups)' in the ratio cells of
+    ``unavailable_ratios``'s models (CSV and JSON keep null, the reason in the metadata)."""
+    reasons = unavailable_ratios(frame)
+    if not reasons:
+        return frame
+    frame = frame.copy()
+    for column in (c for c in RATIO_COLUMNS if c in frame.columns):
+        frame[column] = frame[column].astype(object)
+        for model, reason in reasons.items():
+            frame.loc[frame["model"] == model, column] = f"unavailable ({reason})"
+    return frame
 
 
 def add_ratios(frame: pd.DataFrame, group_by=("llc_bytes", "ways", "policy")) -> pd.DataFrame:
     """Add cycles/LLC-misses/DRAM-bandwidth ratios = baseline (dlrm) value / row value, per cache config.
 
-    A zero denominator with a non-zero baseline gives inf (the representation never missed).
+    A zero denominator with a non-zero baseline gives inf (the representation never missed);
+    0/0, or a row or baseline with zero lookups, gives NaN: no ratio, never a measured-looking 1.
     """
     frame = frame.copy()
     for name in ("cycles", "llc_misses", "dram_bw"):
@@ -226,6 +256,8 @@ def add_ratios(frame: pd.DataFrame, group_by=("llc_bytes", "ways", "policy")) ->
             raise ValueError(f"ratios need the {BASELINE} baseline in every cache configuration")
         base = base.iloc[0]
         for idx, row in group.iterrows():
+            if "lookups" in group.columns and (row["lookups"] == 0 or base["lookups"] == 0):
+                continue  # no lookups, no ratio (NaN; the reason: unavailable_ratios)
             frame.loc[idx, "cycles_ratio"] = _ratio(base["cycles"], row["cycles"])
             frame.loc[idx, "llc_misses_ratio"] = _ratio(base["llc_misses"], row["llc_misses"])
             frame.loc[idx, "dram_bw_ratio"] = _ratio(base["dram_bw_gbps"], row["dram_bw_gbps"])
@@ -346,6 +378,8 @@ def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
             if longrun is not None and longrun.policy is not None:
                 longrun.save({}, saved())  # a model boundary: no simulator state to keep
         frame = order_columns(add_ratios(pd.DataFrame(rows)))
+        if unavailable_ratios(frame):
+            metadata["ratios_unavailable"] = unavailable_ratios(frame)
         if longrun is not None:
             longrun.finish()
     return frame, metadata

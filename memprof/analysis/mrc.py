@@ -6,6 +6,7 @@ checkpoints, resume, Ctrl-C and SIGTERM), ``curve_frame`` turns curves into one 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
 from typing import Callable
 
@@ -219,18 +220,37 @@ def _frame(results: dict[str, Finished], sizes: list[int], working_set: bool, re
     return frame
 
 
-def _file_bound(path, total: int | None, line_bytes: int) -> tuple[int, int | None]:
-    """(accesses, footprint lines or None) of a trace file, for the memory estimate."""
-    from traces.format.tracefile import TraceReader, detect_format
+SAMPLE_ABOVE_LINES = 1 << 20  # a cheaper bound above this many lines (~100 MiB of state) is worth a sampling pass
 
-    accesses = total if total is not None else count_accesses(path)
+
+def _file_bound(path, total: int | None, line_bytes: int, sample: bool = True) -> tuple[int | None, int | None]:
+    """(accesses, distinct lines bound) of a trace file, for the memory estimate; (None, None)
+    for standard input (nothing can be read ahead of the pass).
+
+    The cheap bounds are the accesses (the header's count, the .npy shape, or a din file's
+    size / 4, its shortest line being ``0 0``) and the footprint of the header's model
+    (``model_bytes`` / line plus a line per region); when the smaller is above
+    ``SAMPLE_ABOVE_LINES`` one sampling pass (``distinct_lines_bound``) gives a tighter one
+    (with ``sample``; without it only where there is no cheap bound, as for gzip din).
+    """
+    from traces.format.tracefile import detect_format, distinct_lines_bound, is_stdin, read_header
+
+    if is_stdin(path):
+        return None, None
+    kind = detect_format(path)
+    accesses = total if total is not None else count_accesses(path, scan=False)
+    cheap = accesses
+    if cheap is None and kind == "din":
+        cheap = (os.path.getsize(path) + 1) // 4
     footprint = None
-    if detect_format(path) == "memprof":
-        header = TraceReader(path).header
-        if header.get("model_bytes"):
-            regions = len(header.get("regions") or []) + 1
-            footprint = int(header["model_bytes"]) // line_bytes + regions
-    return accesses, footprint
+    header = read_header(path)
+    if header.get("model_bytes"):
+        footprint = int(header["model_bytes"]) // line_bytes + len(header.get("regions") or []) + 1
+    known = [b for b in (cheap, footprint) if b is not None]
+    bound = min(known) if known else None
+    if bound is None or (sample and bound > SAMPLE_ABOVE_LINES):  # no bound at all (gzip din): always
+        accesses, bound = distinct_lines_bound(path, line_bytes)
+    return (accesses if accesses is not None else cheap), bound
 
 
 def _model_bound(trace: ModelTrace) -> tuple[int, int, int]:
@@ -246,13 +266,15 @@ def estimate_mrc_memory(method: str, bounds: dict, *, sets: int = 1, rate: float
                         file_input: bool = True) -> MemoryEstimate:
     """Peak-memory estimate of ``memprof mrc``: the largest accumulator (one lives at a time),
     the finished curves (and footprint samples), and the input buffers; MemoryBudgetError
-    when over ``budget_bytes``. ``bounds``: {name: (accesses, footprint lines or None[, batch entries])}."""
+    when over ``budget_bytes``. ``bounds``: {name: (accesses, distinct lines bound[, batch entries])},
+    None where unknown."""
     largest, kept, batch_entries = 0, 0, 0
     for bound in bounds.values():
         accesses, footprint = bound[0], bound[1]
         if len(bound) > 2:
             batch_entries = max(batch_entries, bound[2])
-        distinct = accesses if footprint is None else min(accesses, footprint)
+        known = [b for b in (accesses, footprint) if b is not None]
+        distinct = min(known) if known else 0  # unknown (standard input): the caller says so
         if method == "exact":
             state = stack_distance_bytes(distinct, sets)
             curve_lines = distinct

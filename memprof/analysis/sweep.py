@@ -99,6 +99,22 @@ def parse_axis(item: str, models: list[str]) -> list[Axis]:
     return axes
 
 
+def parse_axes(items, models: list[str]) -> list[Axis]:
+    """Every ``--param`` item as axes (``parse_axis``); a parameter given twice (``ways=8 --param
+    ways=16``, or ``d=...`` beside ``memrec.d=...``) is a ValueError naming it: one axis per parameter."""
+    axes, first = [], {}
+    for item in items:
+        for axis in parse_axis(item, models):
+            where = (axis.scope, axis.field)
+            if where in first:
+                label = axis.field if axis.scope in ("workload", "cache", "timing") else f"{axis.scope}.{axis.field}"
+                raise ValueError(f"sweep parameter {label} given twice ({first[where]!r} and {item!r}): "
+                                 "give its values once, as one comma list")
+            first[where] = item
+            axes.append(axis)
+    return axes
+
+
 @dataclass(frozen=True)
 class SweepJob:
     """One point of a workload sweep: everything a worker process needs (picklable).

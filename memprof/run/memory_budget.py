@@ -26,7 +26,8 @@ The estimate adds:
 
 The budget is ``--max-memory`` when given, else the memory available now
 (``available_memory_bytes``: MemAvailable of /proc/meminfo, else the free pages of
-``os.sysconf``): a run that cannot fit is refused before it allocates, with or without the flag.
+``os.sysconf``) plus what the process already holds: a run that cannot fit is refused
+before it allocates, with or without the flag.
 """
 
 from __future__ import annotations
@@ -117,10 +118,20 @@ def available_memory_bytes(meminfo: str = "/proc/meminfo") -> int:
                          "SC_AVPHYS_PAGES): give --max-memory SIZE") from None
 
 
+def resident_bytes(statm: str = "/proc/self/statm") -> int:
+    """This process's resident memory now (0 where /proc is missing)."""
+    try:
+        with open(statm, encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def default_budget(flag: str | None = "--max-memory") -> Budget:
-    """The budget without --max-memory: the memory available now (``flag``: the command's
-    option that sets a budget instead, None where it has none)."""
-    return Budget(available_memory_bytes(), given=False, flag=flag)
+    """The budget without --max-memory: the memory available now plus what this process
+    already holds (an estimate is of the whole process, its baseline included). ``flag``:
+    the command's option that sets a budget instead, None where it has none."""
+    return Budget(available_memory_bytes() + resident_bytes(), given=False, flag=flag)
 
 
 @dataclass(frozen=True)
@@ -247,5 +258,5 @@ def plan_analysis(state_bytes: int, batch_peak_bytes: int, budget_bytes: int | N
                hint="simulate fewer --llc sizes per run, lower --batch-size, or raise --max-memory")
 
 
-__all__ = ["human_bytes", "MemoryEstimate", "MemoryBudgetError", "Budget", "available_memory_bytes", "default_budget", "simulator_state_bytes", "stack_distance_bytes",
+__all__ = ["human_bytes", "MemoryEstimate", "MemoryBudgetError", "Budget", "available_memory_bytes", "resident_bytes", "default_budget", "simulator_state_bytes", "stack_distance_bytes",
            "shards_size_bytes", "batch_bytes", "fit", "plan_trace_simulation", "plan_analysis", "BASELINE_BYTES"]

@@ -11,16 +11,26 @@ Layout (all integers little-endian; every section starts 8-byte aligned)::
     header    json_nbytes B  UTF-8 JSON object, space-padded to a multiple of 8
     chunk*    16 B   "CHNK", u32 payload_crc32, u64 entries;  then entries x u64 payload
     footer    32 B   "TEND", u32 crc32 (of bytes 8..31), u64 total, u64 num_chunks, u64 writes
+
+Inputs people have: a gzip-compressed din (``.din.gz``, recognised by the gzip magic bytes,
+whatever the suffix) and standard input (path ``-``: a memprof trace stream, din text or
+gzip din) are read streaming, with the same line numbers and byte offsets (of the
+uncompressed stream) in errors. Standard input is read once: what needs a second pass
+(``count_accesses`` with a scan) says so. A trace with no accesses is an error naming the file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import json
+import math
 import mmap
 import os
 import re
 import struct
+import sys
 import zlib
 from pathlib import Path
 from typing import Any, Iterator
@@ -37,6 +47,8 @@ SUPPORTED_VERSIONS = (1,)
 CHUNK_MAGIC = b"CHNK"
 FOOTER_MAGIC = b"TEND"
 NPY_MAGIC = b"\x93NUMPY"
+GZIP_MAGIC = b"\x1f\x8b"
+STDIN = "-"  # --trace -: read the trace from standard input (once, streaming)
 
 _PREAMBLE = struct.Struct("<8sIIIIQQQQII")  # 64 bytes
 _CHUNK = struct.Struct("<4sIQ")  # 16 bytes
@@ -364,19 +376,20 @@ _DIN_LINE = re.compile(rb"[ \t]*([0-9]+)[ \t]+(?:0[xX])?([0-9a-fA-F]+)[ \t]*")
 _DIN_BLOCK_BYTES = 1 << 22
 
 
-def detect_format(path: str | os.PathLike) -> str:
-    """Return ``"memprof"``, ``"npy"`` or ``"din"`` from the file's first bytes."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
-    except OSError as exc:
-        raise TraceFormatError(path, None, f"cannot read: {exc.strerror or exc}") from None
+def is_stdin(path) -> bool:
+    """Whether ``path`` names standard input (``-``)."""
+    return os.fspath(path) == STDIN
+
+
+def _kind_of(head: bytes, path, suffix: str) -> str:
+    """Format of a stream from its first bytes: memprof, npy, din, or gzip (compressed)."""
     if head.startswith(MAGIC):
         return "memprof"
     if head.startswith(NPY_MAGIC):
         return "npy"
-    if path.suffix.lower() == ".din":
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if suffix == ".din":
         return "din"
     if not head:
         raise TraceFormatError(path, 0, "empty file: not a memprof trace, .npy or din text")
@@ -385,6 +398,79 @@ def detect_format(path: str | os.PathLike) -> str:
         return "din"
     raise TraceFormatError(path, 0, f"unrecognised trace format (first bytes {head[:16]!r}); "
                            "expected a memprof trace, a .npy array or DineroIV din text")
+
+
+def _gunzip_head(path, handle) -> bytes:
+    try:
+        return gzip.GzipFile(fileobj=handle, mode="rb").read(4096)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise TraceFormatError(path, 0, f"cannot decompress gzip data: {exc}") from None
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """Return ``"memprof"``, ``"npy"``, ``"din"`` or ``"din.gz"`` (gzip-compressed din) from
+    the file's first bytes. A gzip file holding anything but din text is refused."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+            kind = _kind_of(head, path, path.suffix.lower())
+            if kind == "gzip":
+                handle.seek(0)
+                inner = _kind_of(_gunzip_head(path, handle), path, Path(path.stem).suffix.lower())
+    except OSError as exc:
+        raise TraceFormatError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    if kind != "gzip":
+        return kind
+    if inner != "din":
+        raise TraceFormatError(path, 0, f"gzip-compressed {inner} data: only din text is read compressed; "
+                               "decompress it first (gunzip)")
+    return "din.gz"
+
+
+class _Prefixed(io.RawIOBase):
+    """A one-way stream: ``head`` (bytes already read for format detection), then ``rest``."""
+
+    def __init__(self, head: bytes, rest):
+        self._head, self._rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head.nbytes:
+            n = min(len(buffer), self._head.nbytes)
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _stream_source(handle, name) -> tuple[str, io.BufferedReader]:
+    """(format, readable stream) of a one-way binary ``handle``: format from its first bytes,
+    gzip decompressed on the fly; .npy is refused (it is read by memory-mapping a file)."""
+    head = _read_exact(handle, 4096)
+    kind = _kind_of(head, name, "")
+    stream = io.BufferedReader(_Prefixed(head, handle), 1 << 20)
+    if kind == "gzip":
+        unzipped = gzip.GzipFile(fileobj=stream, mode="rb")
+        try:
+            head = _read_exact(unzipped, 4096)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise TraceFormatError(name, 0, f"cannot decompress gzip data: {exc}") from None
+        kind = _kind_of(head, name, "")
+        if kind != "din":
+            raise TraceFormatError(name, 0, f"gzip-compressed {kind} data: only din text is read compressed")
+        stream = io.BufferedReader(_Prefixed(head, unzipped), 1 << 20)
+    if kind == "npy":
+        raise TraceFormatError(name, 0, ".npy arrays are read by memory-mapping a file, not from standard "
+                               "input: give the file's path (or pipe a memprof trace or din text)")
+    return kind, stream
+
+
+STDIN_NAME = "<stdin>"
 
 
 def _iter_npy(path: Path, chunk_entries: int) -> Iterator[np.ndarray]:
@@ -519,37 +605,143 @@ def _parse_din_slow(path: Path, block: bytes, line_no: int, offset: int) -> np.n
     return np.array(out, dtype=np.uint64)
 
 
-def _iter_din(path: Path, chunk_entries: int) -> Iterator[np.ndarray]:
-    def parsed() -> Iterator[np.ndarray]:
-        with open(path, "rb") as handle:
-            for block, line_no, offset in iter_line_blocks(handle, _DIN_BLOCK_BYTES):
-                yield _parse_din_block(path, block, line_no, offset)
+def _iter_din_stream(handle, name, chunk_entries: int) -> Iterator[np.ndarray]:
+    """din text from a binary stream (a file, gzip, standard input); offsets are of the text."""
+    try:
+        parsed = (_parse_din_block(name, block, line_no, offset)
+                  for block, line_no, offset in iter_line_blocks(handle, _DIN_BLOCK_BYTES))
+        yield from rechunk((c for c in parsed if c.size), chunk_entries)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise TraceFormatError(name, None, f"gzip data corrupted or truncated: {exc}") from None
 
-    yield from rechunk((c for c in parsed() if c.size), chunk_entries)
+
+def _iter_din(path: Path, chunk_entries: int, compressed: bool = False) -> Iterator[np.ndarray]:
+    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as handle:
+        yield from _iter_din_stream(handle, path, chunk_entries)
 
 
-def iter_trace_file(path: str | os.PathLike, chunk_entries: int = DEFAULT_CHUNK_ENTRIES) -> Iterator[np.ndarray]:
-    """Stream a memprof trace, a raw ``.npy`` or DineroIV ``din`` text as uint64 chunks (auto-detected).
+def _read_exact(handle, nbytes: int) -> bytes:
+    """Up to ``nbytes`` bytes (fewer only at the end of the stream; pipes return short reads)."""
+    parts, have = [], 0
+    while have < nbytes:
+        more = handle.read(nbytes - have)
+        if not more:
+            break
+        parts.append(more)
+        have += len(more)
+    return b"".join(parts)
+
+
+def _iter_memprof_stream(handle, name, chunk_entries: int) -> Iterator[np.ndarray]:
+    """A memprof trace read front to back (standard input): the checks of ``TraceReader``
+    (CRCs, counts, end marker), each reported when its bytes arrive, with their byte offset."""
+
+    def fail(offset, problem):
+        raise TraceFormatError(name, offset, problem)
+
+    raw = _read_exact(handle, PREAMBLE_BYTES)
+    if len(raw) < PREAMBLE_BYTES:
+        fail(len(raw), f"stream ends inside the {PREAMBLE_BYTES}-byte preamble")
+    (_, version, _flags, json_nbytes, json_crc, total, chunks, writes, _r1, _r2, crc) = _PREAMBLE.unpack(raw)
+    if version not in SUPPORTED_VERSIONS:
+        fail(8, f"unsupported trace format version {version} (this memprof reads {SUPPORTED_VERSIONS})")
+    if zlib.crc32(raw[:60]) != crc:
+        fail(60, "preamble CRC32 mismatch (preamble corrupted)")
+    json_raw = _read_exact(handle, json_nbytes)
+    if len(json_raw) < json_nbytes or zlib.crc32(json_raw) != json_crc:
+        fail(PREAMBLE_BYTES, "JSON header truncated or corrupted (CRC32 mismatch)")
+
+    def stored() -> Iterator[np.ndarray]:
+        pos = PREAMBLE_BYTES + json_nbytes
+        seen = seen_writes = index = 0
+        while True:
+            tag = _read_exact(handle, 4)
+            if tag == FOOTER_MAGIC:
+                rest = _read_exact(handle, FOOTER_BYTES - 4)
+                if len(rest) < FOOTER_BYTES - 4:
+                    fail(pos, f"stream ends inside the {FOOTER_BYTES}-byte end marker")
+                _, fcrc, ftotal, fchunks, fwrites = _FOOTER.unpack(tag + rest)
+                if zlib.crc32(rest[4:]) != fcrc:
+                    fail(pos, "end-marker CRC32 mismatch (footer corrupted)")
+                if {(seen, index, seen_writes), (ftotal, fchunks, fwrites)} != {(total, chunks, writes)}:
+                    fail(pos, f"count mismatch: preamble says {total} addresses ({writes} writes) in {chunks} "
+                         f"chunks, the stream held {seen} ({seen_writes} writes) in {index}")
+                return
+            if len(tag) < 4:
+                fail(pos, "end of stream before the end marker (trace truncated?)")
+            if tag != CHUNK_MAGIC:
+                fail(pos, f"bad chunk magic {tag!r} (expected {CHUNK_MAGIC!r} or {FOOTER_MAGIC!r})")
+            rest = _read_exact(handle, CHUNK_HEADER_BYTES - 4)
+            if len(rest) < CHUNK_HEADER_BYTES - 4:
+                fail(pos, f"stream ends inside a chunk header (chunk {index})")
+            _, ccrc, entries = _CHUNK.unpack(tag + rest)
+            payload = _read_exact(handle, 8 * entries)
+            if len(payload) < 8 * entries:
+                fail(pos, f"stream ends mid-chunk: chunk {index} declares {entries} entries, "
+                     f"{len(payload)} of {8 * entries} bytes arrived")
+            if zlib.crc32(payload) != ccrc:
+                fail(pos, f"chunk {index} payload CRC32 mismatch (data corrupted)")
+            chunk = np.frombuffer(payload, dtype="<u8")
+            seen += entries
+            seen_writes += _count_writes(chunk)
+            index += 1
+            pos += CHUNK_HEADER_BYTES + 8 * entries
+            yield chunk
+
+    yield from rechunk(stored(), chunk_entries)
+
+
+def _nonempty(chunks: Iterator[np.ndarray], name) -> Iterator[np.ndarray]:
+    """``chunks``, or a TraceFormatError naming the file when it holds no access at all."""
+    seen = 0
+    for chunk in chunks:
+        seen += int(chunk.shape[0])
+        yield chunk
+    if not seen:
+        raise TraceFormatError(name, None, "the trace holds no accesses: nothing to simulate")
+
+
+def iter_trace_file(path: str | os.PathLike, chunk_entries: int = DEFAULT_CHUNK_ENTRIES, *,
+                    allow_empty: bool = False) -> Iterator[np.ndarray]:
+    """Stream a memprof trace, a raw ``.npy``, DineroIV ``din`` text or gzip din as uint64 chunks
+    (auto-detected from the first bytes); ``path`` ``-`` reads standard input, once.
 
     Chunks hold ``chunk_entries`` addresses (the last may be shorter); bit 63 marks writes.
     Chunks may be read-only views of a memory-mapped file: copy one before modifying it.
-    Raises ``TraceFormatError`` naming the file and byte offset (and line, for din).
+    Raises ``TraceFormatError`` naming the file and byte offset (and line, for din), also
+    for a trace with no accesses unless ``allow_empty``.
     """
     if int(chunk_entries) <= 0:
         raise ValueError(f"chunk_entries must be positive, got {chunk_entries}")
-    path = Path(path)
-    kind = detect_format(path)
-    if kind == "memprof":
-        yield from TraceReader(path).iter_chunks(int(chunk_entries))
-    elif kind == "npy":
-        yield from _iter_npy(path, int(chunk_entries))
+    n = int(chunk_entries)
+    if is_stdin(path):
+        name = STDIN_NAME
+        kind, stream = _stream_source(sys.stdin.buffer, name)
+        chunks = _iter_memprof_stream(stream, name, n) if kind == "memprof" else _iter_din_stream(stream, name, n)
     else:
-        yield from _iter_din(path, int(chunk_entries))
+        name = path = Path(path)
+        kind = detect_format(path)
+        if kind == "memprof":
+            chunks = TraceReader(path).iter_chunks(n)
+        elif kind == "npy":
+            chunks = _iter_npy(path, n)
+        else:
+            chunks = _iter_din(path, n, compressed=kind == "din.gz")
+    yield from (chunks if allow_empty else _nonempty(chunks, name))
 
 
 def read_header(path: str | os.PathLike) -> dict:
-    """The JSON header of a memprof trace; ``{}`` for ``.npy`` and din files."""
+    """The JSON header of a memprof trace; ``{}`` for ``.npy`` and din files and standard input
+    (its bytes can be read only once, by the pass itself)."""
+    if is_stdin(path):
+        return {}
     return TraceReader(path).header if detect_format(path) == "memprof" else {}
+
+
+def header_line_bytes(path: str | os.PathLike) -> int | None:
+    """The line size a memprof trace was written for (its header's ``line_bytes``), else None."""
+    value = read_header(path).get("line_bytes")
+    return int(value) if value is not None else None
 
 
 # ----------------------------------------------------------------------------- info
@@ -643,7 +835,7 @@ def trace_info(path: str | os.PathLike, line_bytes: int | None = None,
     writes = np.zeros(nreg + 1, dtype=np.int64)
     counter = _DistinctCounter()
     line_div = np.uint64(line_bytes)
-    for chunk in iter_trace_file(path, chunk_entries):
+    for chunk in iter_trace_file(path, chunk_entries, allow_empty=True):
         addr = chunk & ADDR_MASK
         region = _region_of(addr, bases, ends)
         accesses += np.bincount(region, minlength=nreg + 1)
@@ -675,7 +867,13 @@ def count_accesses(path: str | os.PathLike, chunk_entries: int = DEFAULT_CHUNK_E
                    scan: bool = True) -> int | None:
     """Accesses in a trace file: from the header (memprof .trace) or the array shape (.npy)
     without reading the data; otherwise (din) by one streaming pass, or None with ``scan=False``
-    (when the count is only nice to have, e.g. for a progress ETA)."""
+    (when the count is only nice to have, e.g. for a progress ETA). Standard input cannot
+    be counted before it is read: None with ``scan=False``, else ValueError."""
+    if is_stdin(path):
+        if not scan:
+            return None
+        raise ValueError("--trace -: standard input can be read only once, and this needs its access count "
+                         "first (a second pass): give a file")
     path = Path(path)
     kind = detect_format(path)
     if kind == "memprof":
@@ -689,7 +887,58 @@ def count_accesses(path: str | os.PathLike, chunk_entries: int = DEFAULT_CHUNK_E
             pass  # not a readable 1-D array: reading it says why
     if not scan:
         return None
-    return sum(int(c.shape[0]) for c in iter_trace_file(path, chunk_entries))
+    return sum(int(c.shape[0]) for c in iter_trace_file(path, chunk_entries, allow_empty=True))
+
+
+DISTINCT_SAMPLE_BITS = 8  # distinct_lines_bound keeps the lines whose hash has 8 leading zero bits (1 in 256)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(lines: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser over an array (bijective, so distinct lines stay distinct)."""
+    z = lines + _GAMMA
+    z ^= z >> np.uint64(30)
+    z *= _MIX1
+    z ^= z >> np.uint64(27)
+    z *= _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+def distinct_lines_bound(path: str | os.PathLike, line_bytes: int = DEFAULT_LINE_BYTES,
+                         chunk_entries: int = DEFAULT_CHUNK_ENTRIES, *,
+                         sample_bits: int = DISTINCT_SAMPLE_BITS) -> tuple[int, int]:
+    """(accesses, an upper bound on the distinct lines) of a trace file from one streaming pass.
+
+    Why: exact stack distances need memory per distinct line, and a trace's accesses or its
+    model's footprint can overstate the distinct lines a hundredfold. How: spatial sampling
+    (as in SHARDS): a line is kept when its hash falls in the lowest 2**-sample_bits of the
+    range, the kept lines are counted exactly (memory ~ distinct / 2**sample_bits), and the
+    count n is scaled back up with a margin of four standard deviations of a binomial count:
+    (n + 4 sqrt(n) + 16) * 2**sample_bits, at most the accesses. Standard input cannot be
+    read twice: ValueError.
+    """
+    if is_stdin(path):
+        raise ValueError("--trace -: standard input can be read only once; counting its distinct lines first "
+                         "would need a second pass: give a file")
+    if int(line_bytes) <= 0:
+        raise ValueError(f"line_bytes must be positive, got {line_bytes}")
+    if not 0 <= int(sample_bits) < 64:
+        raise ValueError(f"sample_bits must be in [0, 64), got {sample_bits}")
+    keep_below = np.uint64(1) << np.uint64(64 - int(sample_bits)) if sample_bits else None
+    counter = _DistinctCounter()
+    accesses = 0
+    line_div = np.uint64(line_bytes)
+    for chunk in iter_trace_file(path, chunk_entries, allow_empty=True):
+        accesses += int(chunk.shape[0])
+        lines = (chunk & ADDR_MASK) // line_div
+        counter.add(lines if keep_below is None else lines[_mix(lines) < keep_below])
+    kept = int(counter.result().size)
+    if not sample_bits:
+        return accesses, kept
+    bound = int(math.ceil((kept + 4 * math.sqrt(kept) + 16) * (1 << int(sample_bits))))
+    return accesses, min(accesses, bound)
 
 
 def export_trace(path: str | os.PathLike, to: str, out_path: str | os.PathLike,

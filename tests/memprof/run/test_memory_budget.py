@@ -132,3 +132,115 @@ def test_threaded_runs_add_no_per_access_memory():
     extra = two.total_bytes - one.total_bytes
     assert 0 < extra < 4096
     assert extra == _array_bytes(Simulator(configs[0], threads=2)) - _array_bytes(Simulator(configs[0]))
+
+
+# -- issue 15: a default budget, and an exact-MRC estimate sized by distinct lines ----------
+
+def test_available_memory_reads_memavailable_and_falls_back_to_sysconf(tmp_path):
+    from memprof.run.memory_budget import available_memory_bytes
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       16000000 kB\nMemFree:  1000 kB\nMemAvailable:    8000000 kB\n")
+    assert available_memory_bytes(str(meminfo)) == 8_000_000 * 1024
+    assert available_memory_bytes(str(tmp_path / "missing")) > 0  # os.sysconf's free pages
+    import os
+
+    from memprof.run.memory_budget import resident_bytes
+
+    statm = tmp_path / "statm"
+    statm.write_text("5000 1200 300 1 0 900 0\n")  # size, resident, shared, ... in pages
+    assert resident_bytes(str(statm)) == 1200 * os.sysconf("SC_PAGE_SIZE")
+    assert resident_bytes(str(tmp_path / "missing")) == 0
+
+
+def test_the_default_budget_is_named_in_the_refusal():
+    from memprof.run.memory_budget import Budget
+
+    with pytest.raises(MemoryBudgetError) as info:
+        plan_trace_simulation([CacheConfig("1GB", 16)], budget_bytes=Budget(300 * MIB, given=False))
+    assert "exceeds the available memory 300 MiB (set a budget with --max-memory SIZE)" in str(info.value)
+    with pytest.raises(ValueError, match="at least 1 byte"):
+        Budget(0)
+
+
+def test_without_max_memory_an_impossible_run_is_refused_before_allocating(tmp_path):
+    trace = tmp_path / "t.npy"
+    np.save(trace, np.arange(100, dtype=np.uint64) * np.uint64(64))
+    for args in (["simulate", "--trace", str(trace), "--llc", "1TB"], ["simulate", "--llc", "1TB", "--no-progress"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        message = result.output.strip().splitlines()[-1]
+        assert "exceeds the available memory" in message and "--max-memory" in message
+        assert "Traceback" not in result.output and "MemoryError" not in result.output
+
+
+@pytest.mark.parametrize("lines, sets", [(6_194, 1), (24_586, 1), (200_000, 1), (24_586, 64), (200_000, 64)])
+def test_traced_peak_of_an_exact_pass_stays_under_its_estimate(lines, sets):
+    # 3/4 * 2**k / 8 + a few lines: the hash table has just doubled (old and new arrays alive)
+    import tracemalloc
+
+    rng = np.random.default_rng(4)
+    addrs = np.concatenate([np.arange(lines), rng.integers(0, lines, 3 * lines)]).astype(np.uint64) * 64
+    parts = np.array_split(addrs, 16)
+    StackDistances(sets=sets).update(addrs[:10])  # compile outside the traced region
+    tracemalloc.start()
+    try:
+        acc = StackDistances(sets=sets)
+        for part in parts:
+            acc.update(part)
+        curve = acc.curve()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert curve.accesses == addrs.size
+    scratch = 4 * parts[0].size  # int32 distances of a chunk (STACK_SCRATCH_PER_ENTRY, counted apart)
+    assert peak - scratch <= stack_distance_bytes(lines, sets)
+    assert stack_distance_bytes(lines, sets) <= 2 * (peak - scratch)  # and not wildly above it
+
+
+def test_mrc_estimate_of_a_trace_uses_a_sampled_distinct_bound(tmp_path, monkeypatch):
+    # a model of 2**36 bytes and 600,000 accesses over 100,000 distinct lines: neither the
+    # accesses nor the footprint is a useful bound, the sampling pass is (taken here above
+    # 10,000 lines instead of 2**20, to keep the test small)
+    from memprof.analysis import mrc
+    from memprof.analysis.mrc import _file_bound
+
+    monkeypatch.setattr(mrc, "SAMPLE_ABOVE_LINES", 10_000)
+    from traces.format.tracefile import write_trace
+
+    rng = np.random.default_rng(8)
+    lines = rng.choice(1 << 30, 100_000, replace=False)
+    trace = np.concatenate([lines, rng.choice(lines, 500_000)]).astype(np.uint64) * np.uint64(64)
+    path = tmp_path / "t.trace"
+    write_trace(path, [trace], {"line_bytes": 64, "model_bytes": 1 << 36, "regions": []})
+    accesses, bound = _file_bound(path, None, 64)
+    assert accesses == 600_000 and 100_000 <= bound <= 130_000
+    estimate = estimate_mrc_memory("exact", {"t": (accesses, bound)})
+    acc = StackDistances()
+    acc.update(trace)
+    state = dict(estimate.parts)["accumulator state"]
+    assert acc.memory_bytes <= state <= 3 * acc.memory_bytes
+
+
+def test_mrc_cli_fits_a_budget_the_accesses_bound_would_refuse(tmp_path, monkeypatch):
+    # the README case in small: 200,000 accesses over 20,000 distinct lines of a 64 GiB model;
+    # a bound of one line per access (~27 MiB of curve state) does not fit 256 MiB, the sampled one does
+    from memprof.analysis import mrc
+    from traces.format.tracefile import write_trace
+
+    monkeypatch.setattr(mrc, "SAMPLE_ABOVE_LINES", 1_000)
+    rng = np.random.default_rng(9)
+    lines = rng.choice(1 << 30, 20_000, replace=False)
+    trace = np.concatenate([lines, rng.choice(lines, 180_000)]).astype(np.uint64) * np.uint64(64)
+    path = tmp_path / "big.trace"
+    write_trace(path, [trace], {"line_bytes": 64, "model_bytes": 1 << 36, "regions": []})
+    per_access = estimate_mrc_memory("exact", {"t": (trace.size, None)})
+    assert per_access.total_bytes - dict(per_access.parts)["trace chunk buffers"] > 256 * MIB
+    result = CliRunner().invoke(main, ["mrc", "--trace", str(path), "--exact", "--max-memory", "256MiB",
+                                       "--no-progress", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert "memory estimate" in result.stderr and "accumulator state" in result.stderr
+    import io
+    import pandas as pd
+
+    assert (pd.read_csv(io.StringIO(result.stdout))["footprint_bytes"] == 20_000 * 64).all()

@@ -149,7 +149,9 @@ def test_detect_unknown_format(tmp_path):
         detect_format(empty)
     empty_din = tmp_path / "e.din"
     empty_din.write_bytes(b"")
-    assert list(iter_trace_file(empty_din)) == []
+    assert list(iter_trace_file(empty_din, allow_empty=True)) == []
+    with pytest.raises(TraceFormatError, match=r"e\.din: the trace holds no accesses"):  # issue 15: not data
+        list(iter_trace_file(empty_din))
 
 
 def test_trace_info_counts_footprint_regions(tmp_path):

@@ -136,4 +136,6 @@ def test_empty_trace(tmp_path):
     write_trace(path, [], {"a": 1})
     reader = TraceReader(path)
     assert (reader.total, reader.num_chunks) == (0, 0)
-    assert list(iter_trace_file(path)) == []
+    assert list(iter_trace_file(path, allow_empty=True)) == []  # a valid file ...
+    with pytest.raises(TraceFormatError, match="holds no accesses"):  # ... but no data to simulate (issue 15)
+        list(iter_trace_file(path))
