@@ -1,9 +1,12 @@
 """Simulation results: per-level counts (``LevelStats``) and one run (``SimResult``).
 
 Counts are demand counts of the measured part of the trace (after warm-up). With set
-sampling the counts are those of the sampled sets; ``SimResult.to_record()`` reports
-estimates scaled by total sets / sampled sets and says so (``estimated``,
-``sample_fraction``). Records are plain dicts so ``sim`` needs no pandas; build a frame
+sampling (LLC-only runs) the counts are those of the sampled sets; ``SimResult.to_record()``
+reports the LLC's accesses exactly (every trace access reaches an LLC-only cache, so the
+count is known, not estimated), its misses and the traffic they cause as estimates scaled by
+total sets / sampled sets, hits and the miss ratio derived from those two so that the
+columns agree, and the standard errors of the misses and of the miss ratio (``estimated``,
+``sample_fraction``, ``llc_misses_stderr``, ``llc_miss_ratio_stderr``). Records are plain dicts so ``sim`` needs no pandas; build a frame
 with ``pandas.DataFrame([r.to_record() for r in results])``.
 """
 
@@ -47,8 +50,8 @@ class LevelStats:
         """misses / accesses (NaN when the level saw no access)."""
         return self.misses / self.accesses if self.accesses else float("nan")
 
-    def to_record(self, scale: float = 1.0) -> dict:
-        """Long-form record of this level; counts multiplied by ``scale`` when sampling."""
+    def to_record(self) -> dict:
+        """Long-form record of this level."""
         record = {
             "level": self.level,
             "size_bytes": self.size_bytes,
@@ -58,7 +61,7 @@ class LevelStats:
             "num_sets": self.num_sets,
         }
         for name in COUNT_FIELDS:
-            record[name] = _scaled(getattr(self, name), scale)
+            record[name] = getattr(self, name)
         record["miss_ratio"] = self.miss_ratio
         return record
 
@@ -147,14 +150,25 @@ class SimResult:
         variance = max(self.set_miss_sumsq - n * mean * mean, 0.0) / (n - 1)
         return total * math.sqrt((1.0 - n / total) * variance / n)
 
+    def llc_estimate(self) -> LevelStats:
+        """The LLC's counts for the whole cache: exact, or under set sampling the accesses
+        (all of the trace's) with the scaled misses and traffic, hits = accesses - misses."""
+        llc, scale = self.llc, self.scale
+        if not self.sampled:
+            return llc
+        misses = llc.misses * scale
+        return replace(llc, accesses=self.trace_accesses, hits=self.trace_accesses - misses, misses=misses,
+                       **{name: _scaled(getattr(llc, name), scale) for name in COUNT_FIELDS
+                          if name not in ("accesses", "hits", "misses")})
+
     def to_record(self) -> dict:
         """One wide row: LLC columns, DRAM bytes, upper levels prefixed l1_/l2_, run info.
 
-        Sampled runs report estimates (counts x total/sampled sets) with ``estimated``
-        True; ``llc_miss_ratio`` is the ratio of the sampled sets.
+        Sampled runs report the estimates of ``llc_estimate`` with ``estimated`` True and
+        the standard errors of the misses and of the miss ratio.
         """
         scale = self.scale
-        llc = self.llc
+        llc = self.llc_estimate()
         row = {
             "llc_bytes": llc.size_bytes,
             "ways": llc.ways,
@@ -162,12 +176,12 @@ class SimResult:
             "policy": llc.policy,
             "num_sets": llc.num_sets,
             "accesses": self.trace_accesses,
-            "llc_accesses": _scaled(llc.accesses, scale),
-            "llc_hits": _scaled(llc.hits, scale),
-            "llc_misses": _scaled(llc.misses, scale),
+            "llc_accesses": llc.accesses,
+            "llc_hits": llc.hits,
+            "llc_misses": llc.misses,
             "llc_miss_ratio": llc.miss_ratio,
-            "evictions": _scaled(llc.evictions, scale),
-            "writebacks": _scaled(llc.writebacks, scale),
+            "evictions": llc.evictions,
+            "writebacks": llc.writebacks,
             "dram_read_bytes": _scaled(self.dram_read_bytes, scale),
             "dram_write_bytes": _scaled(self.dram_write_bytes, scale),
         }
@@ -175,9 +189,9 @@ class SimResult:
             row["inclusive"] = self.inclusive
             row["back_invalidations"] = llc.back_invalidations
         if self.prefetch:
-            row["prefetch_fills"] = _scaled(llc.prefetch_fills, scale)
-            row["prefetch_hits"] = _scaled(llc.prefetch_hits, scale)
-            row["useless_prefetches"] = _scaled(llc.useless_prefetches, scale)
+            row["prefetch_fills"] = llc.prefetch_fills
+            row["prefetch_hits"] = llc.prefetch_hits
+            row["useless_prefetches"] = llc.useless_prefetches
         for upper in self.levels[:-1]:
             prefix = upper.level.lower()
             row[f"{prefix}_bytes"] = upper.size_bytes
@@ -192,14 +206,16 @@ class SimResult:
             row["sampled_sets"] = self.sampled_sets
             row["sample_fraction"] = self.sample_fraction
             row["llc_misses_stderr"] = self.llc_misses_stderr
+            row["llc_miss_ratio_stderr"] = (self.llc_misses_stderr / self.trace_accesses if self.trace_accesses
+                                            else float("nan"))
         row["threads"] = self.threads
         return row
 
     def level_records(self) -> list[dict]:
-        """Long form: one record per level (sampled counts scaled like ``to_record``)."""
+        """Long form: one record per level (the LLC's estimated like ``to_record``)."""
         records = []
         for stats in self.levels:
-            record = stats.to_record(self.scale if stats is self.llc else 1.0)
+            record = (self.llc_estimate() if stats is self.llc else stats).to_record()
             record["estimated"] = self.sampled and stats is self.llc
             records.append(record)
         return records

@@ -186,11 +186,12 @@ def timed_rows(run: ModelRun, timing: TimingModel, ops: OpCounts) -> list[dict]:
         record = result.to_record()
         scale = result.scale
         upper = {lvl.level: lvl for lvl in result.levels[:-1]}
+        llc = result.llc_estimate()
         estimate = timing.estimate(
             ops.work(run.lookups_per_feature.tolist()),
             l1_hits=upper["L1"].hits if "L1" in upper else 0,
             l2_hits=upper["L2"].hits if "L2" in upper else 0,
-            llc_hits=result.llc.hits * scale, llc_misses=result.llc.misses * scale,
+            llc_hits=llc.hits, llc_misses=llc.misses,
             dram_read_bytes=round(result.dram_read_bytes * scale),
             dram_write_bytes=round(result.dram_write_bytes * scale),
         )
