@@ -25,6 +25,7 @@ import numpy as np
 
 from traces.format.tracefile import DEFAULT_CHUNK_ENTRIES
 from traces.generator import SyntheticGenerator, parse_pooling
+from traces.skew import get_skew
 from traces.representations import REGISTRY, Representation, build, config_fields
 from traces.stream import ModelTrace
 from traces.workloads import TableSpec, Workload, get_workload
@@ -159,6 +160,7 @@ class TraceSpec:
     params: tuple[tuple[str, object], ...] = ()
     data: str | None = None
     max_rows: int | None = None
+    skew: str | None = None  # a traces.skew preset: sets alpha, pooling and the batch's active rows
 
     def __post_init__(self) -> None:
         if self.model not in REGISTRY:
@@ -181,6 +183,14 @@ class TraceSpec:
                 or not (self.alpha >= 0 and math.isfinite(self.alpha)):
             raise ValueError(f"alpha={self.alpha!r}: must be a finite number >= 0")
         set_("alpha", float(self.alpha))
+        if self.skew is not None:
+            if self.data is not None:
+                raise ValueError(f"skew={self.skew!r} shapes generated tokens; a dataset (data) brings its own")
+            preset = get_skew(self.skew)
+            if self.pooling is not None and str(self.pooling).strip() != str(preset.pooling):
+                raise ValueError(f"skew={self.skew!r} sets the pooling ({preset.pooling}); give one or the other")
+            set_("alpha", preset.alpha)
+            set_("pooling", str(preset.pooling))
         workload = self.workload_spec()  # ValueError for an unknown preset or a bad cardinality list
         table_bytes = sum(t.rows for t in workload.tables) * workload.dim * 4
         if table_bytes >= 1 << 62:  # byte addresses are 63-bit (bit 63 marks writes), with room for the layout
@@ -228,7 +238,9 @@ class TraceSpec:
             return ModelTrace(rep, batches, batch_size=self.batch_size, num_batches=self.batches,
                               line_bytes=self.line_bytes, chunk_entries=chunk_entries,
                               source={"source": "dataset", "path": str(self.data)})
-        generator = SyntheticGenerator(rep.workload, alpha=self.alpha, pooling=self.pooling, seed=self.seed)
+        active_reuse = get_skew(self.skew).active_reuse if self.skew is not None else 0.0
+        generator = SyntheticGenerator(rep.workload, alpha=self.alpha, pooling=self.pooling, seed=self.seed,
+                                       active_reuse=active_reuse)
         return ModelTrace(rep, generator=generator, batch_size=self.batch_size, num_batches=self.batches,
                           line_bytes=self.line_bytes, chunk_entries=chunk_entries)
 
@@ -273,12 +285,13 @@ class TraceSpec:
         ``memprof trace``/``simulate``/..., and one ``--param MODEL.FIELD=VALUE`` per parameter
         (``--max-rows`` only when set: the kernel runner reads it, the analysis commands do not)."""
         argv = ["--model", self.model, "--workload", self.workload, "--batch-size", str(self.batch_size),
-                "--batches", str(self.batches), "--seed", str(self.seed), "--alpha", repr(self.alpha),
-                "--line", str(self.line_bytes)]
+                "--batches", str(self.batches), "--seed", str(self.seed), "--line", str(self.line_bytes)]
+        if self.skew is not None:  # the preset sets alpha and pooling
+            argv += ["--skew", self.skew]
+        else:
+            argv += ["--alpha", repr(self.alpha)] + (["--pooling", self.pooling] if self.pooling is not None else [])
         if self.dim is not None:
             argv += ["--dim", str(self.dim)]
-        if self.pooling is not None:
-            argv += ["--pooling", self.pooling]
         if self.data is not None:
             argv += ["--data", self.data]
         if self.max_rows is not None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import click
 
 from memprof import __version__
-from memprof.cli import analysis, calibrate, hw, mrc, partitioned, simulate, trace
+from memprof.cli import analysis, calibrate, hw, mrc, partitioned, simulate, trace, workload
 
-COMMAND_MODULES = (trace, simulate, mrc, hw, analysis, calibrate, partitioned)
+COMMAND_MODULES = (trace, simulate, mrc, hw, analysis, calibrate, partitioned, workload)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

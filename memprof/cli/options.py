@@ -25,6 +25,7 @@ from sim.timing.model import load_overrides_toml, parse_timing_overrides
 from memprof.hw.calibrate import check_model_overrides
 from memprof.hw.host import cpu_preset_names
 from traces.representations import REGISTRY, config_fields
+from traces.skew import SKEW_PRESETS
 from traces.stream import ModelTrace
 from traces.workloads import PRESETS
 
@@ -117,6 +118,9 @@ WORKLOAD_OPTIONS = {
                                  "[default: the workload's, else 1]."),
     "alpha": click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
                           help="Zipf exponent of token popularity (0 = uniform; <= 1 allowed)."),
+    "skew": click.option("--skew", type=click.Choice(list(SKEW_PRESETS)), default=None,
+                         help="Skew preset: Zipf exponent, pooling and per-batch active rows fitted to published "
+                              "production locality (docs/workloads.md); replaces --alpha and --pooling."),
     "seed": click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                          help="Seed of the workload's token generator (the cache's streams: --cache-seed)."),
     "params": click.option("--param", "params", multiple=True, metavar="[MODEL.]FIELD=VALUE",
@@ -177,8 +181,11 @@ def workload_opts(kwargs, model: str = "dlrm", model_params: dict | None = None)
             own = kwargs.params if kwargs.model == model else ()
             params = own if model_params is None else tuple((model_params.get(model) or {}).items())
             return replace(kwargs, model=model, params=params)
-        keys = ("workload", "dim", "batch_size", "batches", "pooling", "alpha", "seed", "line_bytes")
+        keys = ("workload", "dim", "batch_size", "batches", "pooling", "alpha", "seed", "line_bytes", "skew")
         fields = {k: kwargs[k] for k in keys if kwargs.get(k) is not None}
+        ctx = click.get_current_context(silent=True)
+        if fields.get("skew") and ctx is not None:
+            refuse(ctx, ("alpha", "pooling"), f"does not apply with --skew {fields['skew']} (the preset sets it)")
         return TraceSpec(model=model, data=kwargs.get("data") or None,
                          params=tuple(((model_params or {}).get(model) or {}).items()), **fields)
     except ValueError as exc:

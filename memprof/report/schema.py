@@ -17,6 +17,7 @@ KINDS = {
     "reproduce": "the Mem-Rec LLC-size analysis rows (memprof reproduce's results.json)",
     "comparison": "published versus memprof ratios, one row per LLC size and metric",
     "simulate-trace": "one cache hierarchy over a trace file",
+    "workload-stats": "within-batch locality of a workload or dataset, beside the published production figures",
     "simulate-partitioned": "one cache configuration simulated as set partitions, merged",
     "mrc": "miss-ratio curves, one row per (representation, cache size)",
     "working-set": "working-set footprints per representation and region (table)",

@@ -31,6 +31,7 @@ def _parse(argv: list[str]) -> TraceSpec:
               line_bytes=128, params={"d": 50, "shared": False, "l": 4}),
     TraceSpec("robe", workload="criteo-kaggle", alpha=1.2345678901234567, params={"compression": 12.5}),
     TraceSpec("qr", workload="avazu", pooling="poisson:3", params={"combine": "add"}),
+    TraceSpec("hashing", workload="5000,300", batch_size=16, skew="meta-2021"),
 ])
 def test_to_argv_round_trips_through_the_cli_options(spec):
     assert _parse(spec.to_argv()) == spec
