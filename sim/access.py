@@ -39,8 +39,8 @@ def as_chunk(chunk) -> np.ndarray:
         raise ValueError(f"trace chunk must be 1-D (one-dimensional), got shape {arr.shape}")
     if arr.dtype != np.uint64:
         if arr.size and arr.dtype.kind not in "iu":
-            raise ValueError(f"trace chunk must hold integer byte addresses, got dtype {arr.dtype}")
+            raise ValueError(f"trace chunk must hold integers (byte addresses), got dtype {arr.dtype}")
         if arr.size and arr.dtype.kind == "i" and arr.min() < 0:
-            raise ValueError("trace chunk holds negative byte addresses")
+            raise ValueError(f"trace chunk: byte addresses must be non-negative, found {int(arr.min())}")
         arr = arr.astype(np.uint64)
     return np.ascontiguousarray(arr)

@@ -1,6 +1,6 @@
 """Seeded hash functions and random bits shared by generators and representations.
 
-- ``splitmix64``: the SplitMix64 finaliser (Steele et al. 2014), a bijective 64-bit
+- ``splitmix64``: one SplitMix64 step (Steele et al. 2014; the mixer is ``sim.splitmix``'s), a bijective 64-bit
   mixer; used as a counter-based random generator (same seed, same bits, whatever
   the chunking) and to derive hash parameters from a seed.
 - ``mas_hash32``: Dietzfelbinger's multiply-add-shift hash ``((a*x + b) mod 2**64) >> 32``,
@@ -14,19 +14,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+from sim.splitmix import GOLDEN, mix64, splitmix64_py
+
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 
 @njit(cache=True, inline="always")
 def splitmix64(x):
     """SplitMix64 of the uint64 ``x`` (x is first advanced by the golden gamma)."""
-    z = np.uint64(x) + _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    return mix64(np.uint64(x) + GOLDEN)
 
 
 @njit(cache=True, inline="always")
@@ -45,15 +41,6 @@ def mas_hash32(a, b, key):
 def fastrange32(h32, n):
     """Reduce a 32-bit hash to [0, n) without a division (n < 2**32)."""
     return np.int64((np.uint64(h32) * np.uint64(n)) >> np.uint64(32))
-
-
-def splitmix64_py(x: int) -> int:
-    """Pure-Python SplitMix64 (same values as ``splitmix64``), for setting up parameters."""
-    mask = 0xFFFFFFFFFFFFFFFF
-    z = (x + 0x9E3779B97F4A7C15) & mask
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-    return z ^ (z >> 31)
 
 
 def hash_params(seed: int, count: int, stream: int = 0) -> np.ndarray:

@@ -38,7 +38,7 @@ from typing import Any, Iterator
 import numpy as np
 from numba import njit
 
-from sim.access import ADDR_MASK, WRITE_FLAG
+from sim.access import ADDR_MASK, WRITE_FLAG, as_chunk
 from traces.format.fileio import atomic_open, iter_line_blocks
 
 MAGIC = b"\x93MPTRACE"
@@ -90,15 +90,11 @@ def _json_default(value: Any) -> Any:
 
 
 def _as_address_chunk(chunk: Any, what: str) -> np.ndarray:
-    """Return ``chunk`` as a 1-D C-contiguous little-endian uint64 array (no copy if it already is)."""
-    arr = np.asarray(chunk)
-    if arr.ndim != 1:
-        raise ValueError(f"{what}: a chunk must be 1-D, got shape {arr.shape}")
-    if arr.dtype.kind not in "ui":
-        raise ValueError(f"{what}: a chunk must hold integers, got dtype {arr.dtype}")
-    if arr.dtype.kind == "i" and arr.size and int(arr.min()) < 0:
-        raise ValueError(f"{what}: addresses must be non-negative, found {int(arr.min())}")
-    return np.ascontiguousarray(arr, dtype="<u8")
+    """``chunk`` as a trace chunk (``sim.access.as_chunk``), errors naming ``what``."""
+    try:
+        return as_chunk(chunk)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
 
 
 def _count_writes(chunk: np.ndarray) -> int:
