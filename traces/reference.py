@@ -23,6 +23,7 @@ import numpy as np
 from traces.batch import Batch
 from traces.layout import LAYOUT_BASE, PAGE_BYTES
 from traces.representations import Representation
+from traces.wyhash import SEEDS, wyhash64_key_py
 
 _P = 2038074743  # ROBE's prime
 _MASK64 = (1 << 64) - 1
@@ -157,13 +158,40 @@ class _Model:
             _, p2, p3 = _row_factors(n)
             digits = (local // (p2 * p3), (local // p3) % p2, local % p3)
             return [(f"core{k + 1}_{t}", digits[k] * self.slice[k], self.slice[k]) for k in range(3)]
-        # memrec: the k' weight entries, then the k token rows
-        key = gid if c.shared else local
-        suffix = "" if c.shared else f"_{t}"
-        reads = [(f"weight_table{suffix}", _mas(a, b, key, c.d_weight) * c.weight_width, c.weight_width)
-                 for a, b in self.w_params]
-        reads += [(f"token_table{suffix}", _mas(a, b, key, c.d) * dim, dim) for a, b in self.tok_params]
-        return reads
+        # memrec (feature pooling): the k' weight entries, then the k token rows
+        tok, wts = self.memrec_rows(t, local)
+        return self.memrec_weight_reads(t, wts) + self.memrec_token_reads(t, tok)
+
+    def memrec_rows(self, t: int, local: int) -> tuple[list[int], list[int]]:
+        """Mem-Rec's k token rows and k' weight rows of token ``local`` of feature ``t``."""
+        c = self.c
+        if c.hash == "mas":
+            key = self.val_offsets[t] + local if c.shared else local
+            return ([_mas(a, b, key, c.d) for a, b in self.tok_params],
+                    [_mas(a, b, key, c.d_weight) for a, b in self.w_params])
+        # wyhash, as released: key = feature * 430000000 + token; the first call gives the first
+        # token row (high 32 bits) and weight row (low 32 bits); extra calls with the next seeds
+        # give more 32-bit values (high, then low), the token rows' first, then the weights'.
+        key = t * 430_000_000 + local
+        first = wyhash64_key_py(key, SEEDS[0])
+        extra = []
+        for seed in SEEDS[1:]:
+            if len(extra) >= c.k + c.k_weight - 2:
+                break
+            h = wyhash64_key_py(key, seed)
+            extra += [h >> 32, h & 0xFFFFFFFF]
+        tok = [(first >> 32) % c.d] + [v % c.d for v in extra[: c.k - 1]]
+        wts = [(first & 0xFFFFFFFF) % c.d_weight] + [v % c.d_weight for v in extra[c.k - 1: c.k + c.k_weight - 2]]
+        return tok, wts
+
+    def memrec_token_reads(self, t: int, rows: list[int]) -> list[tuple[str, int, int]]:
+        suffix = "" if self.c.shared else f"_{t}"
+        return [(f"token_table{suffix}", r * self.dim, self.dim) for r in rows]
+
+    def memrec_weight_reads(self, t: int, rows: list[int]) -> list[tuple[str, int, int]]:
+        suffix = "" if self.c.shared else f"_{t}"
+        w = self.c.weight_width
+        return [(f"weight_table{suffix}", r * w, w) for r in rows]
 
     def embedding(self, weights: np.ndarray, t: int, local: int) -> np.ndarray:
         """The (unpooled) embedding of one token, float64, from the flat float32 buffer."""
@@ -199,11 +227,38 @@ def _lookups(model: _Model, batch: Batch):
 
 # --------------------------------------------------------------------------- the oracle
 
+def _per_sample(model: _Model) -> bool:
+    return model.name == "memrec" and model.c.pooling == "sample"
+
+
+def _sample_bag_reads(model: _Model, batch: Batch, b: int, table: str) -> list[tuple[str, int, int]]:
+    """Mem-Rec sample pooling: the reads of sample b's token bag (or weight bag): hash number
+    major, feature minor, a feature's tokens in bag order."""
+    c = model.c
+    hashes = c.k if table == "token" else c.k_weight
+    reads = []
+    for j in range(hashes):
+        for t in range(batch.num_features):
+            for token in batch.bag(t, b):
+                tok, wts = model.memrec_rows(t, int(token) % model.n[t])
+                if table == "token":
+                    reads += model.memrec_token_reads(t, [tok[j]])
+                else:
+                    reads += model.memrec_weight_reads(t, [wts[j]])
+    return reads
+
+
+def _read_sequence(model: _Model, batch: Batch) -> list[tuple[str, int, int]]:
+    if _per_sample(model):  # the whole batch's token bag, then its weight bag
+        return [read for table in ("token", "weight") for b in range(batch.batch_size)
+                for read in _sample_bag_reads(model, batch, b, table)]
+    return [read for t, _, local in _lookups(model, batch) for read in model.reads(t, local)]
+
+
 def reference_reads(rep: Representation, batch: Batch) -> list[tuple[int, int]]:
     """(byte address, byte count) of every contiguous read, in kernel order."""
     model = _Model(rep)
-    return [(model.base_addr[name] + 4 * first, 4 * count)
-            for t, _, local in _lookups(model, batch) for name, first, count in model.reads(t, local)]
+    return [(model.base_addr[name] + 4 * first, 4 * count) for name, first, count in _read_sequence(model, batch)]
 
 
 def reference_lines(rep: Representation, batch: Batch, line_bytes: int = 64) -> list[int]:
@@ -216,13 +271,24 @@ def reference_lines(rep: Representation, batch: Batch, line_bytes: int = 64) -> 
 
 
 def reference_pooled(rep: Representation, batch: Batch) -> np.ndarray:
-    """Sum-pooled embeddings (num_features, batch_size, dim), float64, from ``rep.weights``."""
+    """Sum-pooled embeddings (num_features, batch_size, dim), float64, from ``rep.weights``
+    (Mem-Rec with sample pooling: (1, batch_size, dim))."""
     if rep.weights is None:
         raise ValueError(f"{rep.name}: call allocate() before computing the reference embeddings")
     model = _Model(rep)
     total = sum(floats for _, floats in model.arrays)
     if rep.weights.size != total:
         raise ValueError(f"{rep.name}: the buffer holds {rep.weights.size} floats, the definitions need {total}")
+    if _per_sample(model):  # one bag per sample: (sum of token rows) * (sum of weight entries)
+        out = np.zeros((1, batch.batch_size, model.dim))
+        for b in range(batch.batch_size):
+            values = {table: [rep.weights[model.first_elem[name] + first: model.first_elem[name] + first + count]
+                              .astype(np.float64) for name, first, count in _sample_bag_reads(model, batch, b, table)]
+                      for table in ("token", "weight")}
+            if values["token"]:
+                alpha = np.sum(values["weight"], axis=0)
+                out[0, b] = np.repeat(alpha, model.dim // model.c.weight_width) * np.sum(values["token"], axis=0)
+        return out
     out = np.zeros((batch.num_features, batch.batch_size, model.dim))
     for t, b, local in _lookups(model, batch):
         out[t, b] += model.embedding(rep.weights, t, local)

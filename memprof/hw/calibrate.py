@@ -323,26 +323,42 @@ class _Bench:
     dim: int
     samples: list = field(default_factory=list)
     overhead: list = field(default_factory=list)
+    kernel: dict = field(default_factory=dict)  # pooled()'s threads and prefetch_distance
+    out: np.ndarray | None = None  # the reused output buffer
+
+    def call(self, batch) -> None:
+        self.rep.pooled(batch, self.out, **self.kernel)
 
 
-def _prepare(model, params, *, dim, budget_bytes, batch_size, pooling, seed) -> _Bench:
+def _kernel(threads: int, prefetch_distance: int | None) -> dict:
+    from traces.representations.base import check_prefetch_distance, check_threads
+
+    kernel = {"threads": check_threads(threads)}
+    if prefetch_distance is not None:
+        kernel["prefetch_distance"] = check_prefetch_distance(prefetch_distance)
+    return kernel
+
+
+def _prepare(model, params, *, dim, budget_bytes, batch_size, pooling, seed, kernel) -> _Bench:
     rep, workload, _ = build_small(model, params, dim=dim, budget_bytes=budget_bytes)
     rep.allocate(seed=seed, budget_bytes=budget_bytes)
     features, rows = workload.num_features, workload.tables[0].rows
     batch = _batch(features, batch_size, pooling, rows, seed)
     empty = Batch(np.zeros(0, dtype=np.int64), np.zeros(features * batch_size + 1, dtype=np.int64),
                   features, batch_size)
+    out = np.empty((rep.output_features(features), batch_size, dim), dtype=np.float32)
+    bench = _Bench(model, rep, batch, empty, dim, kernel=kernel, out=out)
     for _ in range(2):  # compile (or load from the Numba cache)
-        rep.pooled(batch)
-        rep.pooled(empty)
-    return _Bench(model, rep, batch, empty, dim)
+        bench.call(batch)
+        bench.call(empty)
+    return bench
 
 
 def _run_round(bench: _Bench, count: int, clock) -> None:
     """One round: an untimed warming call, max(3, count) timed empty-batch calls, count timed calls."""
-    bench.rep.pooled(bench.batch)  # bring this model's arrays back into L1/L2
-    bench.overhead += _time_calls(lambda: bench.rep.pooled(bench.empty), max(3, count), clock)
-    bench.samples += _time_calls(lambda: bench.rep.pooled(bench.batch), count, clock)
+    bench.call(bench.batch)  # bring this model's arrays back into L1/L2
+    bench.overhead += _time_calls(lambda: bench.call(bench.empty), max(3, count), clock)
+    bench.samples += _time_calls(lambda: bench.call(bench.batch), count, clock)
 
 
 def _result(bench: _Bench, freq_ghz: float) -> ModelCalibration:
@@ -352,6 +368,7 @@ def _result(bench: _Bench, freq_ghz: float) -> ModelCalibration:
     median = max(0.0, (statistics.median(bench.samples) - overhead) / lookups)
     recorded = {k: v for k, v in bench.rep.describe().items() if k != "model"}
     recorded["dim"] = bench.dim
+    recorded.update(bench.kernel)  # threads (and prefetch_distance when set): how the kernel ran
     return ModelCalibration(
         model=bench.model, cycles_per_lookup=best * freq_ghz, ns_per_lookup_best=best, ns_per_lookup_median=median,
         overhead_ns_per_call=overhead, lookups_per_call=lookups, repeat=len(bench.samples),
@@ -361,13 +378,15 @@ def _result(bench: _Bench, freq_ghz: float) -> ModelCalibration:
 
 def measure_model(model: str, params: dict | None = None, *, dim: int = 128, budget_bytes: int = 512 * 1024,
                   freq_ghz: float, repeat: int = DEFAULT_REPEAT, batch_size: int = DEFAULT_BATCH_SIZE,
-                  pooling: int = DEFAULT_POOLING, seed: int = 0, clock=time.perf_counter_ns) -> ModelCalibration:
+                  pooling: int = DEFAULT_POOLING, seed: int = 0, clock=time.perf_counter_ns, threads: int = 1,
+                  prefetch_distance: int | None = None) -> ModelCalibration:
     """Time ``model``'s pooled kernel on cache-resident tables; cycles = best ns/lookup x freq_ghz.
-    ``clock``: a nanosecond counter (a parameter so tests can drive it)."""
+    ``clock``: a nanosecond counter (a parameter so tests can drive it); ``threads`` and
+    ``prefetch_distance`` (None: the kernels' default) are passed to ``pooled``."""
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
     bench = _prepare(model, params, dim=dim, budget_bytes=budget_bytes, batch_size=batch_size, pooling=pooling,
-                     seed=seed)
+                     seed=seed, kernel=_kernel(threads, prefetch_distance))
     _run_round(bench, repeat, clock)
     return _result(bench, freq_ghz)
 
@@ -388,10 +407,12 @@ def _jsonable(params: dict) -> dict:
 def calibrate(models=MODELS, model_params: dict[str, dict] | None = None, *, dim: int = 128,
               repeat: int = DEFAULT_REPEAT, rounds: int = DEFAULT_ROUNDS, seed: int = 0,
               budget_bytes: int | None = None, sysfs_root="/sys", cpuinfo_path="/proc/cpuinfo",
-              progress=None, clock=time.perf_counter_ns) -> Calibration:
+              progress=None, clock=time.perf_counter_ns, threads: int = 1,
+              prefetch_distance: int | None = None) -> Calibration:
     """Measure every model in ``models``: ``rounds`` interleaved rounds of about repeat/rounds
     timed calls each; ``progress(model)`` is called as each model is built and compiled;
-    ``clock`` as in ``measure_model``."""
+    ``clock``, ``threads`` and ``prefetch_distance`` as in ``measure_model``."""
+    kernel = _kernel(threads, prefetch_distance)
     host = host_preset(sysfs_root, cpuinfo_path)
     ghz, source = read_host_frequency(sysfs_root, cpuinfo_path)
     assumed = ghz is None
@@ -406,7 +427,7 @@ def calibrate(models=MODELS, model_params: dict[str, dict] | None = None, *, dim
         if progress is not None:
             progress(model)
         benches.append(_prepare(model, (model_params or {}).get(model), dim=dim, budget_bytes=budget,
-                                batch_size=DEFAULT_BATCH_SIZE, pooling=DEFAULT_POOLING, seed=seed))
+                                batch_size=DEFAULT_BATCH_SIZE, pooling=DEFAULT_POOLING, seed=seed, kernel=kernel))
     per_round = -(-repeat // rounds)
     for _ in range(rounds):  # interleaved, so a burst of load elsewhere does not hit one model only
         for bench in benches:
@@ -422,7 +443,8 @@ def calibrate(models=MODELS, model_params: dict[str, dict] | None = None, *, dim
         freq_ghz=float(ghz), freq_source=source, freq_assumed=assumed, budget_bytes=int(budget), models=results,
         versions={"memprof": __version__, "numba": numba.__version__, "numpy": np.__version__,
                   "python": platform.python_version()},
-        method=(f"best of {per_round * rounds} timed pooled() calls in {rounds} interleaved rounds, "
+        method=(f"best of {per_round * rounds} timed pooled(batch, out, threads={threads}) calls in {rounds} "
+                "interleaved rounds, "
                 f"{DEFAULT_BATCH_SIZE} samples x {DEFAULT_POOLING} lookups per bag per feature, arrays <= {budget} "
                 "bytes, minus the best empty-batch call; cycles = ns x freq_ghz"),
     )

@@ -4,7 +4,8 @@ kernel inside a marked region, and write what happened as JSON.
 This is the child process that perf, VTune and valgrind wrap. Everything before the
 region (imports, table allocation, batch generation, JIT warm-up, an optional cache
 flush) is outside the counters; the region is the ``pooled`` kernel over all batches
-(see ``memprof.hw.region``). The JSON result records the region's wall time,
+(see ``memprof.hw.region``), with ``--threads`` and ``--prefetch-distance`` passed to
+``pooled``. The JSON result records the region's wall time,
 lookup counts, the real address of the table buffer (so a simulation can replay the
 kernel's trace at the addresses the kernel really touched), the bytes of the index
 arrays the kernel also reads, and MBM bytes when a resctrl group was given.
@@ -23,6 +24,7 @@ import sys
 import numpy as np
 
 from traces.batch import Batch
+from traces.representations.base import DEFAULT_PREFETCH_DISTANCE, check_prefetch_distance, check_threads
 
 PAGE = 4096
 
@@ -114,6 +116,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=1, help="kernel calls before the region (JIT, page faults)")
     p.add_argument("--flush-bytes", type=int, default=0, help="read this many bytes just before the region")
     p.add_argument("--fill", choices=("random", "constant"), default="random")
+    p.add_argument("--threads", type=int, default=1, help="threads of the pooled() kernel (1 = the serial kernel)")
+    p.add_argument("--prefetch-distance", type=int, default=DEFAULT_PREFETCH_DISTANCE,
+                   help="software prefetch this many lookups ahead (0 = off)")
     p.add_argument("--budget", type=int, default=None, help="memory budget for the tables, bytes")
     p.add_argument("--mbm", help="resctrl group directory whose mbm_total_bytes to read around the region")
     p.add_argument("--itt", action="store_true", help="resume/pause VTune collection via ittapi")
@@ -137,6 +142,8 @@ def main(argv=None) -> int:
     from memprof.hw.resctrl import read_mbm_total_bytes
 
     try:
+        kernel = {"threads": check_threads(args.threads),
+                  "prefetch_distance": check_prefetch_distance(args.prefetch_distance)}
         spec = trace_spec(args)
         rep = spec.representation()
         budget = args.budget if args.budget else max(rep.memory_bytes, 1)
@@ -155,7 +162,7 @@ def main(argv=None) -> int:
         print(f"kernel_runner: {exc}", file=sys.stderr)
         return 2
     for i in range(args.warmup):
-        rep.pooled(batches[i % len(batches)])
+        rep.pooled(batches[i % len(batches)], **kernel)
     flush = np.ones(max(args.flush_bytes, 0) // 8, dtype=np.float64) if args.flush_bytes > 0 else None
     mbm_reader = (lambda: read_mbm_total_bytes(args.mbm)) if args.mbm else None
     if flush is not None:
@@ -165,7 +172,7 @@ def main(argv=None) -> int:
     try:
         with region:
             for batch in batches:
-                out = rep.pooled(batch)
+                out = rep.pooled(batch, **kernel)
                 outputs.append((out.ctypes.data, out.nbytes))
     except PerfControlError as exc:
         print(f"kernel_runner: {exc}", file=sys.stderr)
@@ -178,6 +185,7 @@ def main(argv=None) -> int:
         "model": args.model,
         "workload": rep.workload.describe(),
         "params": {k: v for k, v in rep.describe().items() if k != "model"},
+        "kernel": kernel,
         "memory_bytes": int(rep.memory_bytes),
         "batch_size": batches[0].batch_size,
         "batches": len(batches),

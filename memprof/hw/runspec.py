@@ -16,6 +16,8 @@ class RunSpec:
     trace: TraceSpec
     warmup: int = 1
     budget_bytes: int | None = None
+    threads: int = 1  # of the pooled() kernel
+    prefetch_distance: int | None = None  # None: the kernels' default
 
     def __post_init__(self) -> None:
         if not isinstance(self.trace, TraceSpec):
@@ -26,6 +28,11 @@ class RunSpec:
             raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
         if self.budget_bytes is not None and self.budget_bytes < 1:
             raise ValueError(f"budget_bytes must be >= 1, got {self.budget_bytes}")
+        from traces.representations.base import check_prefetch_distance, check_threads
+
+        check_threads(self.threads)
+        if self.prefetch_distance is not None:
+            check_prefetch_distance(self.prefetch_distance)
 
     @property
     def model(self) -> str:
@@ -42,6 +49,10 @@ class RunSpec:
                 "--warmup", str(self.warmup if warmup is None else warmup), "--fill", fill]
         if self.budget_bytes is not None:
             argv += ["--budget", str(self.budget_bytes)]
+        if self.threads != 1:
+            argv += ["--threads", str(self.threads)]
+        if self.prefetch_distance is not None:
+            argv += ["--prefetch-distance", str(self.prefetch_distance)]
         if batches_file:
             argv += ["--batches-file", str(batches_file)]
         if flush_bytes:
@@ -60,4 +71,5 @@ class RunSpec:
         return rep, list(self.trace.build(rep).batches())
 
     def describe(self) -> dict:
-        return {**self.trace.describe(), "warmup": self.warmup, "budget_bytes": self.budget_bytes}
+        return {**self.trace.describe(), "warmup": self.warmup, "budget_bytes": self.budget_bytes,
+                "threads": self.threads, "prefetch_distance": self.prefetch_distance}

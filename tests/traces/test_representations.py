@@ -26,8 +26,13 @@ CASES = [
     ("robe", {"chunk": 4, "size_floats": 997}),
     ("robe", {"chunk": 5, "size_floats": 64}),  # Z does not divide dim: a short last chunk
     ("ttrec", {"rank": 3, "min_rows": 100}),
-    ("memrec", {"d": 97, "d_weight": 31, "k": 2, "k_weight": 3}),
-    ("memrec", {"d": 50, "d_weight": 20, "k": 1, "k_weight": 4, "weight_width": 4, "shared": False}),
+    ("memrec", {"d": 97, "d_weight": 31, "k": 2, "k_weight": 3}),  # released: sample pooling, wyhash, loader hashes
+    ("memrec", {"d": 97, "d_weight": 31, "k": 3, "k_weight": 4, "hash_in_kernel": True}),
+    ("memrec", {"d": 50, "d_weight": 20, "k": 1, "k_weight": 1, "weight_width": 4, "shared": False}),
+    ("memrec", {"d": 97, "d_weight": 31, "k": 2, "k_weight": 3, "pooling": "feature", "hash": "mas"}),
+    ("memrec", {"d": 97, "d_weight": 31, "k": 2, "k_weight": 3, "pooling": "feature", "hash_in_kernel": True}),
+    ("memrec", {"d": 50, "d_weight": 20, "k": 1, "k_weight": 4, "weight_width": 4, "shared": False,
+                "pooling": "feature", "hash": "mas"}),
 ]
 
 
@@ -51,7 +56,7 @@ def test_pooled_embeddings_equal_reference(name, params):
     rep.allocate(seed=5)
     batch = _batch(seed=1)
     got = rep.pooled(batch)
-    assert got.shape == (SMALL.num_features, batch.batch_size, SMALL.dim)
+    assert got.shape == (rep.output_features(SMALL.num_features), batch.batch_size, SMALL.dim)
     np.testing.assert_allclose(got, reference_pooled(rep, batch), rtol=2e-5, atol=2e-5)
 
 
@@ -94,9 +99,9 @@ def test_model_sizes_follow_from_parameters():
 
 
 def test_same_seed_same_trace_and_different_seed_differs():
-    a = build("memrec", SMALL).emit(_batch(seed=9))
-    b = build("memrec", SMALL).emit(_batch(seed=9))
-    c = build("memrec", SMALL, hash_seed=1).emit(_batch(seed=9))
+    a = build("memrec", SMALL, hash="mas").emit(_batch(seed=9))
+    b = build("memrec", SMALL, hash="mas").emit(_batch(seed=9))
+    c = build("memrec", SMALL, hash="mas", hash_seed=1).emit(_batch(seed=9))  # hash_seed picks mas's parameters
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
@@ -151,7 +156,7 @@ def test_reference_derives_factorisations_sizes_and_hash_parameters_itself():
     assert _lines_differ_after("ttrec", {"rank": 3, "min_rows": 100}, ttrec_rows)
     assert _lines_differ_after("ttrec", {"rank": 3, "min_rows": 100}, ttrec_dim)
     assert _lines_differ_after("robe", {"chunk": 4, "size_floats": 997}, robe_size)
-    assert _lines_differ_after("memrec", {"d": 97, "d_weight": 31, "k": 2, "k_weight": 3}, memrec_hash)
+    assert _lines_differ_after("memrec", {"d": 97, "d_weight": 31, "k": 2, "k_weight": 3, "hash": "mas"}, memrec_hash)
     assert _lines_differ_after("hashing", {"rows": 100, "hash_seed": 3}, hashing_hash)
 
 
@@ -217,13 +222,48 @@ def test_ttrec_fmas_match_a_naive_contraction(dim, q, r):
 
 
 def test_memrec_ops():
-    ops = build("memrec", get_workload("1000,7", dim=64), k=2, k_weight=3, d=50, d_weight=20).op_counts()
+    two = get_workload("1000,7", dim=64)
+    ops = build("memrec", two, k=2, k_weight=3, d=50, d_weight=20, pooling="feature", hash="mas",
+                hash_in_kernel=True).op_counts()
     assert ops.plain == (False, False)
     got = ops.ops
-    assert got["hashes"] == got["rows"] == 5
-    assert got["adds"] == 2 * 64 + 3 and got["muls"] == 2 * 64
+    assert got["hashes"] == got["rows"] == 5  # mas: one hash per row
+    assert got["adds"] == 2 * 64 + 3 and got["muls"] == 2 * 64  # per token: alpha times each of its k rows
     wide = build("memrec", get_workload("1000", dim=64), weight_width=4, d=50, d_weight=20).op_counts().ops
     assert wide["adds"] == 64 + 4 * 4  # k = 1 token row, k' = 4 weight entries of 4 floats
+
+
+def test_memrec_released_ops():
+    two = get_workload("1000,7", dim=64)
+    released = build("memrec", two, k=2, k_weight=3, d=50, d_weight=20)  # sample pooling, wyhash, loader hashes
+    assert released.op_counts().ops["hashes"] == 0  # hashed by the data loader: not the kernel's work
+    assert released.hash_calls_per_lookup() == 3  # the first wyhash call covers 2 rows, each extra call 2 more
+    assert released.op_counts().ops["muls"] == 64 / 2  # V * V_w once per sample of 2 features
+    timed = build("memrec", two, k=2, k_weight=3, d=50, d_weight=20, hash_in_kernel=True)
+    assert timed.op_counts().ops["hashes"] == 3
+
+
+def test_memrec_sample_pooling_is_one_bag_per_sample():
+    rep = build("memrec", SMALL, d=97, d_weight=31)
+    rep.allocate(seed=2)
+    batch = Batch.from_bags([[[1], [2]], [[3], []], [[], []], [[4], []], [[0], []]])
+    out = rep.pooled(batch)
+    assert out.shape == (1, 2, SMALL.dim)
+    tokens, weights = rep.array("token_table").reshape(97, -1), rep.array("weight_table")
+    hashed = rep.prepare(batch)
+    rows = hashed.token_rows.reshape(-1, 1)[:, 0]  # k = 1: lookups in batch order: (0,0) (0,1) (1,0) (3,0) (4,0)
+    wrows = hashed.weight_rows.reshape(-1, 4)
+    sample0 = [0, 2, 3, 4]  # lookups of sample 0: features 0, 1, 3, 4
+    expected = sum(tokens[rows[i]].astype(np.float64) for i in sample0) * sum(
+        weights[wrows[i]].astype(np.float64).sum() for i in sample0)
+    np.testing.assert_allclose(out[0, 0], expected, rtol=1e-5)
+    np.testing.assert_allclose(out[0, 1], tokens[rows[1]] * weights[wrows[1]].astype(np.float64).sum(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("params", [{"pooling": "rows"}, {"hash": "md5"}])
+def test_memrec_unknown_mode_lists_the_known_ones(params):
+    with pytest.raises(ValueError, match="known: "):
+        build("memrec", SMALL, **params)
 
 
 @pytest.mark.parametrize("name,params", CASES)
@@ -236,3 +276,17 @@ def test_every_representation_prices_its_lookups(name, params):
         assert math.isfinite(TimingModel().cycles_per_lookup(counts)) and TimingModel().cycles_per_lookup(counts) > 0
     with pytest.raises(ValueError, match="2 lookup counts for 5 features"):
         ops.work([1, 2])
+
+
+@pytest.mark.parametrize("pooling", ["sample", "feature"])
+def test_memrec_hashing_in_the_loader_or_the_kernel_gives_the_same_work(pooling):
+    batch = _batch(seed=4)
+    loader = build("memrec", SMALL, d=97, d_weight=31, k=2, k_weight=3, pooling=pooling)
+    kernel = build("memrec", SMALL, d=97, d_weight=31, k=2, k_weight=3, pooling=pooling, hash_in_kernel=True)
+    loader.allocate(seed=3)
+    kernel.allocate(seed=3)
+    prepared = loader.prepare(batch)
+    assert kernel.prepare(batch) is batch  # nothing to do before the kernel when it hashes itself
+    assert np.array_equal(loader.pooled(prepared), kernel.pooled(batch))
+    assert np.array_equal(loader.pooled(batch), kernel.pooled(batch))
+    assert np.array_equal(loader.emit(prepared), kernel.emit(batch))

@@ -12,23 +12,124 @@ divisions, row gathers, element adds/multiplies/FMAs), which the timing model pr
 
 Trace granularity: a contiguous read of R bytes at byte address A touches lines
 A // L .. (A + R - 1) // L; each is emitted once as its line-aligned byte address.
-Only table reads are traced (the index/offset arrays and the output buffer are not).
+Only table reads are traced (the index/offset arrays and the output buffer are not),
+and only demand reads: the kernels' software prefetches (``prefetch_distance``) are
+hints that bring lines the kernel reads a few lookups later, so the trace, which
+lists those demand reads in order, is the same whatever the prefetch distance.
+
+Kernel conventions (every representation follows them; see ``pooled``):
+- one inline njit ``_block(t, b0, b1, ...)`` pools bags b0..b1-1 of feature t and writes
+  each output row once per bag: the first row read is stored (``set_row``), later rows
+  are added in lookup order (``add_row``), an empty bag stores zeros (``zero_row``); the
+  sum per element is 0 + r1 + r2 + ... in float32, the order of ``traces.reference``.
+- a serial kernel runs ``_block(t, 0, B)`` per feature; a parallel one (prange) runs
+  blocks of ``SAMPLE_BLOCK`` samples over features x blocks: disjoint output rows, no
+  atomics, bit-identical to the serial result.
+- ``prefetch_distance`` d > 0: before lookup i the block prefetches every line of the
+  rows lookup i + d will read (within the block; dlrm's serial kernel across features,
+  which helps small batches); 0 turns it off.
+- indices as ``sim.intrinsics.ix`` (unsigned), arrays ``borrowed`` at the kernel top,
+  ``local_row`` (no division when the token is already < rows), no per-bag views.
 """
 
 from __future__ import annotations
 
+import weakref
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
 
+import numba
 import numpy as np
 from numba import njit
 
+from sim.intrinsics import ix, prefetch
 from traces.batch import Batch
 from traces.layout import Layout, make_layout
 from traces.workloads import Workload
 
 DEFAULT_BUDGET_BYTES = 4 << 30
 PLAIN_TABLE = "dlrm"  # the name of the full-table representation, and the label of a plain-table lookup
+DEFAULT_PREFETCH_DISTANCE = 4  # lookups ahead; tuned with scripts/bench_kernels.py on the development machine
+SAMPLE_BLOCK = 64  # samples per work item of the parallel kernels
+PARALLEL_MIN_LOOKUPS = 1 << 12  # smaller batches run the serial kernel: waking threads costs more than it saves
+PREFETCH_STRIDE = 16  # floats per 64-byte line: one prefetch per line of a row
+
+
+def check_prefetch_distance(prefetch_distance) -> int:
+    """The prefetch distance as an int >= 0 (ValueError otherwise)."""
+    if not _is_integer(prefetch_distance) or prefetch_distance < 0:
+        raise ValueError(f"prefetch_distance must be an integer >= 0 (0 = off), got {prefetch_distance!r}")
+    return int(prefetch_distance)
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def max_threads() -> int:
+    """Most threads a parallel kernel can use (numba's NUMBA_NUM_THREADS)."""
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def check_threads(threads) -> int:
+    """The thread count as an int in [1, max_threads()] (ValueError otherwise)."""
+    if not _is_integer(threads) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    if threads > max_threads():
+        raise ValueError(f"threads must be <= {max_threads()} (NUMBA_NUM_THREADS on this host), got {threads}")
+    return int(threads)
+
+
+@contextmanager
+def numba_threads(threads: int):
+    """Run the body with numba's thread count set to ``threads``; the previous count is restored."""
+    threads = check_threads(threads)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+@njit(cache=True, inline="always")
+def local_row(token, rows):
+    """``token mod rows`` for a token >= 0, without the division when it is already < rows."""
+    return token if token < rows else token % rows
+
+
+@njit(cache=True, inline="always")
+def set_row(out, o, src, s, n):
+    """out[o:o+n] = 0 + src[s:s+n] (the first row of a bag: the float32 sum starts at +0)."""
+    for j in range(n):
+        out[ix(o + j)] = np.float32(0.0) + src[ix(s + j)]
+
+
+@njit(cache=True, inline="always")
+def add_row(out, o, src, s, n):
+    """out[o:o+n] += src[s:s+n] (a later row of a bag, in lookup order)."""
+    for j in range(n):
+        out[ix(o + j)] += src[ix(s + j)]
+
+
+@njit(cache=True, inline="always")
+def zero_row(out, o, n):
+    for j in range(n):
+        out[ix(o + j)] = np.float32(0.0)
+
+
+@njit(cache=True, inline="always")
+def prefetch_row(weights, s, n):
+    """Prefetch every line of weights[s:s+n] (a hint: never faults, not a demand read)."""
+    for k in range(0, n, PREFETCH_STRIDE):
+        prefetch(weights, ix(s + k))
+    prefetch(weights, ix(s + n - 1))
+
+
+@njit(cache=True, inline="always")
+def block_count(batch_size):
+    return (batch_size + SAMPLE_BLOCK - 1) // SAMPLE_BLOCK
 
 
 @njit(cache=True, inline="always")
@@ -43,11 +144,20 @@ def emit_range(out, pos, addr, nbytes, line_bytes):
 
 
 @njit(cache=True, inline="always")
-def pool_plain_row(out, t, b, weights, table_elem, token, rows, dim):
-    """Add row ``token mod rows`` of the plain table at element ``table_elem`` into ``out[t, b]``."""
-    start = table_elem + (token % rows) * dim
-    for j in range(dim):
-        out[t, b, j] += weights[start + j]
+def plain_bag(indices, lo, hi, prefetch_end, table_elem, rows, dim, weights, out, o, distance):
+    """Pool the bag indices[lo:hi] of a plain table at element ``table_elem`` into out[o:o+dim]
+    (rows ``token mod rows``), prefetching the row ``distance`` lookups ahead below ``prefetch_end``."""
+    if lo == hi:
+        zero_row(out, o, dim)
+        return
+    for i in range(lo, hi):
+        if distance > 0 and i + distance < prefetch_end:
+            prefetch_row(weights, table_elem + local_row(indices[ix(i + distance)], rows) * dim, dim)
+        s = table_elem + local_row(indices[ix(i)], rows) * dim
+        if i == lo:
+            set_row(out, o, weights, s, dim)
+        else:
+            add_row(out, o, weights, s, dim)
 
 
 @njit(cache=True, inline="always")
@@ -133,7 +243,8 @@ class Representation:
     def _arrays(self) -> list[tuple[str, int]]:
         raise NotImplementedError
 
-    def _pooled(self, batch: Batch, out: np.ndarray) -> None:
+    def _pooled(self, batch: Batch, out: np.ndarray, prefetch_distance: int, parallel: bool) -> None:
+        """Fill every row of ``out`` (the serial kernel, or the prange one when ``parallel``)."""
         raise NotImplementedError
 
     def _emit(self, batch: Batch, line_bytes: int, out: np.ndarray) -> int:
@@ -145,6 +256,15 @@ class Representation:
     def _ops_per_lookup(self) -> dict[str, float]:
         """Operations of one lookup on this representation's own (compressed) path."""
         raise NotImplementedError
+
+    def output_features(self, num_features: int) -> int:
+        """Pooled output rows per sample (one per feature; Mem-Rec's sample pooling gives 1)."""
+        return num_features
+
+    def prepare(self, batch):
+        """What the data loader does before the kernel (Mem-Rec: hash the ids); ``pooled`` and
+        ``emit`` take its result, and a benchmark times the kernel on it. Default: the batch."""
+        return batch
 
     def _plain_features(self) -> Sequence[bool]:
         """Per feature: True where a plain full table serves it (default: none)."""
@@ -199,14 +319,54 @@ class Representation:
                 return self.weights[offset : offset + region.nbytes // 4]
         raise KeyError(f"{self.name}: no array named {name!r}")
 
-    def pooled(self, batch: Batch) -> np.ndarray:
-        """Sum-pooled embeddings, shape (num_features, batch_size, dim), float32."""
+    def pooled(self, batch: Batch, out: np.ndarray | None = None, *,
+               prefetch_distance: int = DEFAULT_PREFETCH_DISTANCE, threads: int = 1) -> np.ndarray:
+        """Sum-pooled embeddings, shape (output_features, batch_size, dim), float32.
+
+        ``out``: a C-contiguous float32 array of that shape to write into (reused across
+        calls: every row is overwritten, no zeroing needed); a new one when None.
+        ``prefetch_distance``: software-prefetch the rows this many lookups ahead (0 = off).
+        ``threads``: 1 runs the serial kernel; more runs the parallel one with numba's
+        thread count set to this for the call, for batches of at least
+        ``PARALLEL_MIN_LOOKUPS`` lookups (smaller ones run serially). Outputs are
+        bit-identical whatever the prefetch distance and thread count.
+        """
         if self.weights is None:
             raise ValueError(f"{self.name}: call allocate() before computing embeddings")
-        reduce_tokens(batch, self.rows)
-        out = np.zeros((batch.num_features, batch.batch_size, self.dim), dtype=np.float32)
-        self._pooled(batch, out)
+        if type(prefetch_distance) is not int or prefetch_distance < 0:  # the checks cost ~1 us: only when needed
+            prefetch_distance = check_prefetch_distance(prefetch_distance)
+        if type(threads) is not int or threads != 1:
+            threads = check_threads(threads)
+        if batch.num_features != self.rows.shape[0]:
+            reduce_tokens(batch, self.rows)
+        shape = (self.output_features(batch.num_features), batch.batch_size, self.workload.dim)
+        if out is None:
+            out = np.empty(shape, dtype=np.float32)
+        else:
+            checked = self.__dict__.get("_checked_out")  # a weak reference to the buffer last checked
+            if checked is None or checked() is not out or out.shape != shape:  # a reused buffer is checked once
+                if not (isinstance(out, np.ndarray) and out.shape == shape and out.dtype == np.float32
+                        and out.flags.c_contiguous and out.flags.writeable):
+                    raise ValueError(
+                        f"{self.name}: out must be a writeable C-contiguous float32 array of shape {shape}")
+                self._checked_out = weakref.ref(out)
+        if threads == 1 or batch.num_lookups < PARALLEL_MIN_LOOKUPS:
+            self._pooled(batch, out, prefetch_distance, False)
+        else:
+            with numba_threads(threads):
+                self._pooled(batch, out, prefetch_distance, True)
         return out
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_checked_out"}  # a weak reference: not picklable
+
+    def _elem_offsets(self) -> np.ndarray:
+        """``layout.elem_offset_array()``, kept while the layout object stays the same."""
+        cached = self.__dict__.get("_elem_offsets_cache")
+        if cached is None or cached[0] is not self.layout:
+            cached = (self.layout, self.layout.elem_offset_array())
+            self._elem_offsets_cache = cached
+        return cached[1]
 
     def emit(self, batch: Batch, line_bytes: int = 64) -> np.ndarray:
         """Line-aligned byte addresses (uint64) of every line the kernel reads, in kernel order."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from traces.representations.base import (Representation, emit_plain_row, emit_range, max_lines, plain_row_ops,
-                                         pool_plain_row)
+from sim.intrinsics import borrowed, ix
+from traces.representations.base import (SAMPLE_BLOCK, Representation, add_row, block_count, emit_plain_row,
+                                         emit_range, local_row, max_lines, plain_bag, plain_row_ops, prefetch_row,
+                                         set_row, zero_row)
 
 COMBINE = {"mult": 0, "add": 1, "concat": 2}
 
@@ -36,37 +38,87 @@ class QRConfig:
 
 @njit(cache=True, inline="always")
 def qr_rows(token, n, m):
-    """(quotient row, remainder row) of a token."""
-    local = token % n
-    return local // m, local % m
+    """(quotient row, remainder row) of a token (one unsigned division)."""
+    local = local_row(token, n)
+    q = np.int64(np.uint64(local) // np.uint64(m))
+    return q, local - q * m
+
+
+@njit(cache=True, inline="always")
+def _block(indices, offsets, batch_size, t, b0, b1, rows, is_qr, first_region, m, combine, elem_offsets, dim,
+           weights, out, distance):
+    """Pool bags b0..b1-1 of feature t into the flat output ``out``."""
+    k0 = t * batch_size
+    end = offsets[ix(k0 + b1)]
+    n, reg = rows[ix(t)], first_region[ix(t)]
+    if not is_qr[ix(t)]:
+        base = elem_offsets[ix(reg)]
+        for bag in range(b0, b1):
+            k = k0 + bag
+            plain_bag(indices, offsets[ix(k)], offsets[ix(k + 1)], end, base, n, dim, weights, out, k * dim,
+                      distance)
+        return
+    half = dim // 2
+    part = half if combine == 2 else dim  # floats per quotient / remainder row
+    qbase, rbase = elem_offsets[ix(reg)], elem_offsets[ix(reg + 1)]
+    for bag in range(b0, b1):
+        k = k0 + bag
+        lo, hi, o = offsets[ix(k)], offsets[ix(k + 1)], k * dim
+        if lo == hi:
+            zero_row(out, o, dim)
+            continue
+        for i in range(lo, hi):
+            if distance > 0 and i + distance < end:
+                pq, pr = qr_rows(indices[ix(i + distance)], n, m)
+                prefetch_row(weights, qbase + pq * part, part)
+                prefetch_row(weights, rbase + pr * part, part)
+            q, r = qr_rows(indices[ix(i)], n, m)
+            qs, rs = qbase + q * part, rbase + r * part
+            first = i == lo
+            if combine == 2:
+                if first:
+                    set_row(out, o, weights, qs, half)
+                    set_row(out, o + half, weights, rs, half)
+                else:
+                    add_row(out, o, weights, qs, half)
+                    add_row(out, o + half, weights, rs, half)
+            elif combine == 0:
+                if first:
+                    for j in range(dim):
+                        out[ix(o + j)] = np.float32(0.0) + weights[ix(qs + j)] * weights[ix(rs + j)]
+                else:
+                    for j in range(dim):
+                        out[ix(o + j)] += weights[ix(qs + j)] * weights[ix(rs + j)]
+            else:
+                if first:
+                    for j in range(dim):
+                        out[ix(o + j)] = np.float32(0.0) + (weights[ix(qs + j)] + weights[ix(rs + j)])
+                else:
+                    for j in range(dim):
+                        out[ix(o + j)] += weights[ix(qs + j)] + weights[ix(rs + j)]
 
 
 @njit(cache=True)
-def _pooled_kernel(indices, offsets, batch_size, rows, is_qr, first_region, m, combine, elem_offsets, dim, weights, out):
-    half = dim // 2
+def _pooled_kernel(indices, offsets, batch_size, rows, is_qr, first_region, m, combine, elem_offsets, dim, weights,
+                   out, distance):
+    indices, offsets, rows, is_qr = borrowed(indices), borrowed(offsets), borrowed(rows), borrowed(is_qr)
+    first_region, elem_offsets, weights = borrowed(first_region), borrowed(elem_offsets), borrowed(weights)
+    flat = borrowed(out.reshape(out.size))
     for t in range(rows.shape[0]):
-        reg = first_region[t]
-        for b in range(batch_size):
-            for i in range(offsets[t * batch_size + b], offsets[t * batch_size + b + 1]):
-                if not is_qr[t]:
-                    pool_plain_row(out, t, b, weights, elem_offsets[reg], indices[i], rows[t], dim)
-                    continue
-                q, r = qr_rows(indices[i], rows[t], m)
-                if combine == 2:
-                    qs = elem_offsets[reg] + q * half
-                    rs = elem_offsets[reg + 1] + r * half
-                    for j in range(half):
-                        out[t, b, j] += weights[qs + j]
-                    for j in range(half):
-                        out[t, b, half + j] += weights[rs + j]
-                else:
-                    qs = elem_offsets[reg] + q * dim
-                    rs = elem_offsets[reg + 1] + r * dim
-                    for j in range(dim):
-                        if combine == 0:
-                            out[t, b, j] += weights[qs + j] * weights[rs + j]
-                        else:
-                            out[t, b, j] += weights[qs + j] + weights[rs + j]
+        _block(indices, offsets, batch_size, t, 0, batch_size, rows, is_qr, first_region, m, combine, elem_offsets,
+               dim, weights, flat, distance)
+
+
+@njit(cache=True, parallel=True)
+def _pooled_parallel(indices, offsets, batch_size, rows, is_qr, first_region, m, combine, elem_offsets, dim,
+                     weights, out, distance):
+    flat = out.reshape(out.size)
+    blocks = block_count(batch_size)
+    for item in prange(rows.shape[0] * blocks):
+        t = item // blocks
+        b0 = (item % blocks) * SAMPLE_BLOCK
+        _block(indices, offsets, batch_size, t, b0, min(batch_size, b0 + SAMPLE_BLOCK), rows, is_qr, first_region,
+               m, combine, elem_offsets, dim, weights, flat, distance)
 
 
 @njit(cache=True)
@@ -121,10 +173,11 @@ class QuotientRemainder(Representation):
     def _plain_features(self):
         return [not q for q in self.is_qr]
 
-    def _pooled(self, batch, out):
-        _pooled_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_qr, self.first_region,
-                       self.config.collisions, COMBINE[self.config.combine], self.layout.elem_offset_array(),
-                       self.dim, self.weights, out)
+    def _pooled(self, batch, out, prefetch_distance, parallel):
+        kernel = _pooled_parallel if parallel else _pooled_kernel
+        kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_qr, self.first_region,
+               self.config.collisions, COMBINE[self.config.combine], self._elem_offsets(), self.workload.dim,
+               self.weights, out, prefetch_distance)
 
     def _emit(self, batch, line_bytes, out):
         return _emit_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_qr, self.first_region,

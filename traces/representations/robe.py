@@ -13,9 +13,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from traces.representations.base import Representation, emit_range, max_lines, plain_row_ops
+from sim.intrinsics import borrowed, ix
+from traces.representations.base import (SAMPLE_BLOCK, Representation, add_row, block_count, emit_range,
+                                         local_row, max_lines, plain_row_ops, prefetch_row, set_row, zero_row)
 
 ROBE_PRIME = 2038074743
 ROBE_R = (634329019, 1825252241, 871205356)
@@ -47,16 +49,57 @@ def robe_chunk_loc(gid, chunk_index, r1, r2, r3, span):
     return ((gid * r3 + chunk_index * r2 + r1) % 2038074743) % span
 
 
+@njit(cache=True, inline="always")
+def _block(indices, offsets, batch_size, t, b0, b1, rows, val_offsets, z, rr, span, start_elem, dim, weights, out,
+           distance):
+    """Pool bags b0..b1-1 of feature t into the flat output ``out``."""
+    k0 = t * batch_size
+    end = offsets[ix(k0 + b1)]
+    n, voff = rows[ix(t)], val_offsets[ix(t)]
+    r1, r2, r3 = rr[0], rr[1], rr[2]
+    chunks = (dim + z - 1) // z
+    for bag in range(b0, b1):
+        k = k0 + bag
+        lo, hi, o = offsets[ix(k)], offsets[ix(k + 1)], k * dim
+        if lo == hi:
+            zero_row(out, o, dim)
+            continue
+        for i in range(lo, hi):
+            if distance > 0 and i + distance < end:
+                pgid = voff + local_row(indices[ix(i + distance)], n)
+                for c in range(chunks):
+                    prefetch_row(weights, start_elem + robe_chunk_loc(pgid, c, r1, r2, r3, span),
+                                 min(dim, (c + 1) * z) - c * z)
+            gid = voff + local_row(indices[ix(i)], n)
+            for c in range(chunks):
+                loc = start_elem + robe_chunk_loc(gid, c, r1, r2, r3, span)
+                width = min(dim, (c + 1) * z) - c * z
+                if i == lo:
+                    set_row(out, o + c * z, weights, loc, width)
+                else:
+                    add_row(out, o + c * z, weights, loc, width)
+
+
 @njit(cache=True)
-def _pooled_kernel(indices, offsets, batch_size, rows, val_offsets, z, rr, span, start_elem, dim, weights, out):
+def _pooled_kernel(indices, offsets, batch_size, rows, val_offsets, z, rr, span, start_elem, dim, weights, out,
+                   distance):
+    indices, offsets, rows, val_offsets = borrowed(indices), borrowed(offsets), borrowed(rows), borrowed(val_offsets)
+    rr, weights, flat = borrowed(rr), borrowed(weights), borrowed(out.reshape(out.size))
     for t in range(rows.shape[0]):
-        for b in range(batch_size):
-            for i in range(offsets[t * batch_size + b], offsets[t * batch_size + b + 1]):
-                gid = val_offsets[t] + indices[i] % rows[t]
-                for c in range((dim + z - 1) // z):
-                    loc = start_elem + robe_chunk_loc(gid, c, rr[0], rr[1], rr[2], span)
-                    for j in range(c * z, min(dim, (c + 1) * z)):
-                        out[t, b, j] += weights[loc + j - c * z]
+        _block(indices, offsets, batch_size, t, 0, batch_size, rows, val_offsets, z, rr, span, start_elem, dim,
+               weights, flat, distance)
+
+
+@njit(cache=True, parallel=True)
+def _pooled_parallel(indices, offsets, batch_size, rows, val_offsets, z, rr, span, start_elem, dim, weights, out,
+                     distance):
+    flat = out.reshape(out.size)
+    blocks = block_count(batch_size)
+    for item in prange(rows.shape[0] * blocks):
+        t = item // blocks
+        b0 = (item % blocks) * SAMPLE_BLOCK
+        _block(indices, offsets, batch_size, t, b0, min(batch_size, b0 + SAMPLE_BLOCK), rows, val_offsets, z, rr,
+               span, start_elem, dim, weights, flat, distance)
 
 
 @njit(cache=True)
@@ -101,9 +144,10 @@ class RobeZ(Representation):
         return {**plain_row_ops(self.dim), "hashes": float(chunks), "divmods": 1.0 + 2.0 * chunks,
                 "rows": float(chunks)}
 
-    def _pooled(self, batch, out):
-        _pooled_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.val_offsets,
-                       self.config.chunk, self.rr, self.span, 0, self.dim, self.weights, out)
+    def _pooled(self, batch, out, prefetch_distance, parallel):
+        kernel = _pooled_parallel if parallel else _pooled_kernel
+        kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.val_offsets, self.config.chunk,
+               self.rr, self.span, 0, self.workload.dim, self.weights, out, prefetch_distance)
 
     def _emit(self, batch, line_bytes, out):
         return _emit_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.val_offsets,

@@ -14,10 +14,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from traces.representations.base import (Representation, emit_plain_row, emit_range, max_lines, plain_row_ops,
-                                         pool_plain_row)
+from sim.intrinsics import borrowed, ix
+from traces.representations.base import (SAMPLE_BLOCK, Representation, block_count, emit_plain_row, emit_range,
+                                         local_row, max_lines, plain_bag, plain_row_ops, prefetch_row, zero_row)
 
 
 def balanced_factors(value: int) -> tuple[int, int, int]:
@@ -55,41 +56,86 @@ class TTRecConfig:
 @njit(cache=True, inline="always")
 def tt_split(token, n, p2, p3):
     """Mixed-radix digits (i1, i2, i3) of token mod n."""
-    i = token % n
+    i = local_row(token, n)
     return i // (p2 * p3), (i // p3) % p2, i % p3
 
 
-@njit(cache=True)
-def _pooled_kernel(indices, offsets, batch_size, rows, is_tt, first_region, pfac, qf, r, elem_offsets, dim, weights, out):
+@njit(cache=True, inline="always")
+def _block(indices, offsets, batch_size, t, b0, b1, rows, is_tt, first_region, pfac, qf, r, elem_offsets, dim,
+           weights, out, distance):
+    """Pool bags b0..b1-1 of feature t into the flat output ``out``."""
+    k0 = t * batch_size
+    end = offsets[ix(k0 + b1)]
+    n, reg = rows[ix(t)], first_region[ix(t)]
+    if not is_tt[ix(t)]:
+        base = elem_offsets[ix(reg)]
+        for bag in range(b0, b1):
+            k = k0 + bag
+            plain_bag(indices, offsets[ix(k)], offsets[ix(k + 1)], end, base, n, dim, weights, out, k * dim,
+                      distance)
+        return
     q1, q2, q3 = qf[0], qf[1], qf[2]
     s1, s2, s3 = q1 * r, r * q2 * r, r * q3
+    p2, p3 = pfac[t, 1], pfac[t, 2]
+    c1, c2, c3 = elem_offsets[ix(reg)], elem_offsets[ix(reg + 1)], elem_offsets[ix(reg + 2)]
     t12 = np.empty(q1 * q2 * r, dtype=np.float32)
-    for t in range(rows.shape[0]):
-        reg = first_region[t]
-        for b in range(batch_size):
-            for i in range(offsets[t * batch_size + b], offsets[t * batch_size + b + 1]):
-                if not is_tt[t]:
-                    pool_plain_row(out, t, b, weights, elem_offsets[reg], indices[i], rows[t], dim)
-                    continue
-                i1, i2, i3 = tt_split(indices[i], rows[t], pfac[t, 1], pfac[t, 2])
-                g1 = elem_offsets[reg] + i1 * s1
-                g2 = elem_offsets[reg + 1] + i2 * s2
-                g3 = elem_offsets[reg + 2] + i3 * s3
-                t12[:] = 0.0
-                for a in range(q1):
-                    for u in range(r):
-                        w1 = weights[g1 + a * r + u]
-                        for bb in range(q2):
-                            base2 = g2 + (u * q2 + bb) * r
-                            dst = (a * q2 + bb) * r
-                            for v in range(r):
-                                t12[dst + v] += w1 * weights[base2 + v]
-                for ab in range(q1 * q2):
-                    for c in range(q3):
-                        acc = np.float32(0.0)
+    for bag in range(b0, b1):
+        k = k0 + bag
+        lo, hi, o = offsets[ix(k)], offsets[ix(k + 1)], k * dim
+        if lo == hi:
+            zero_row(out, o, dim)
+            continue
+        for i in range(lo, hi):
+            if distance > 0 and i + distance < end:
+                j1, j2, j3 = tt_split(indices[ix(i + distance)], n, p2, p3)
+                prefetch_row(weights, c1 + j1 * s1, s1)
+                prefetch_row(weights, c2 + j2 * s2, s2)
+                prefetch_row(weights, c3 + j3 * s3, s3)
+            i1, i2, i3 = tt_split(indices[ix(i)], n, p2, p3)
+            g1, g2, g3 = c1 + i1 * s1, c2 + i2 * s2, c3 + i3 * s3
+            for e in range(q1 * q2 * r):
+                t12[ix(e)] = np.float32(0.0)
+            for a in range(q1):
+                for u in range(r):
+                    w1 = weights[ix(g1 + a * r + u)]
+                    for bb in range(q2):
+                        base2 = g2 + (u * q2 + bb) * r
+                        dst = (a * q2 + bb) * r
                         for v in range(r):
-                            acc += t12[ab * r + v] * weights[g3 + v * q3 + c]
-                        out[t, b, ab * q3 + c] += acc
+                            t12[ix(dst + v)] += w1 * weights[ix(base2 + v)]
+            first = i == lo
+            for ab in range(q1 * q2):
+                for c in range(q3):
+                    acc = np.float32(0.0)
+                    for v in range(r):
+                        acc += t12[ix(ab * r + v)] * weights[ix(g3 + v * q3 + c)]
+                    if first:
+                        out[ix(o + ab * q3 + c)] = np.float32(0.0) + acc
+                    else:
+                        out[ix(o + ab * q3 + c)] += acc
+
+
+@njit(cache=True)
+def _pooled_kernel(indices, offsets, batch_size, rows, is_tt, first_region, pfac, qf, r, elem_offsets, dim, weights,
+                   out, distance):
+    indices, offsets, rows, is_tt = borrowed(indices), borrowed(offsets), borrowed(rows), borrowed(is_tt)
+    first_region, pfac, qf = borrowed(first_region), borrowed(pfac), borrowed(qf)
+    elem_offsets, weights, flat = borrowed(elem_offsets), borrowed(weights), borrowed(out.reshape(out.size))
+    for t in range(rows.shape[0]):
+        _block(indices, offsets, batch_size, t, 0, batch_size, rows, is_tt, first_region, pfac, qf, r, elem_offsets,
+               dim, weights, flat, distance)
+
+
+@njit(cache=True, parallel=True)
+def _pooled_parallel(indices, offsets, batch_size, rows, is_tt, first_region, pfac, qf, r, elem_offsets, dim,
+                     weights, out, distance):
+    flat = out.reshape(out.size)
+    blocks = block_count(batch_size)
+    for item in prange(rows.shape[0] * blocks):
+        t = item // blocks
+        b0 = (item % blocks) * SAMPLE_BLOCK
+        _block(indices, offsets, batch_size, t, b0, min(batch_size, b0 + SAMPLE_BLOCK), rows, is_tt, first_region,
+               pfac, qf, r, elem_offsets, dim, weights, flat, distance)
 
 
 @njit(cache=True)
@@ -152,10 +198,11 @@ class TTRec(Representation):
     def _plain_features(self):
         return [not tt for tt in self.is_tt]
 
-    def _pooled(self, batch, out):
-        _pooled_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_tt, self.first_region,
-                       self.p_factors, self.q_factors, self.config.rank, self.layout.elem_offset_array(),
-                       self.dim, self.weights, out)
+    def _pooled(self, batch, out, prefetch_distance, parallel):
+        kernel = _pooled_parallel if parallel else _pooled_kernel
+        kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_tt, self.first_region,
+               self.p_factors, self.q_factors, self.config.rank, self._elem_offsets(), self.workload.dim,
+               self.weights, out, prefetch_distance)
 
     def _emit(self, batch, line_bytes, out):
         return _emit_kernel(batch.indices, batch.offsets, batch.batch_size, self.rows, self.is_tt, self.first_region,

@@ -104,7 +104,7 @@ def test_simulate_partitioned_refuses_inapplicable_options(npy_trace):
 
 def test_commands_without_a_cache_refuse_cache_options(tmp_path):
     refused(run("trace", "--llc", "1MB", "-o", tmp_path / "x.trace", *SMALL[:-1]), "--llc")
-    refused(run("bench", "--threads", "2"), "--threads")
+    refused(run("bench", "--llc", "1MB"), "--llc")  # (bench's --threads is the kernels' thread count)
 
 
 # -- one default per concept --------------------------------------------------------------------

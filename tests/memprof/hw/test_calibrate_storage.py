@@ -105,10 +105,15 @@ def test_overrides_must_name_representations():
 
 
 def test_op_count_cycles_of_an_entry_uses_its_parameters():
-    # memrec k = 1, k' = 4, dim 128 at the default costs: overhead 6 + 5 hashes x 4 + 1 divmod x 10
-    # + 5 rows x 4 + (128 + 4 adds + 128 muls) x 0.125 = 88.5
-    entry = _entry("memrec", 700.0, k=1, k_weight=4, weight_width=1, d=64, d_weight=64, shared=True)
+    # memrec k = 1, k' = 4, dim 128, per-feature pooling and mas hashes in the kernel, at the default
+    # costs: overhead 6 + 5 hashes x 4 + 1 divmod x 10 + 5 rows x 4 + (128 + 4 adds + 128 muls) x 0.125 = 88.5
+    entry = _entry("memrec", 700.0, k=1, k_weight=4, weight_width=1, d=64, d_weight=64, shared=True,
+                   pooling="feature", hash="mas", hash_in_kernel=True)
     assert cal.op_count_cycles(entry) == 88.5
+    # as released (sample pooling, ids hashed by the data loader), on the one-feature calibration
+    # workload: no hash in the kernel, V * V_w once per sample of one feature: 88.5 - 5 x 4 = 68.5
+    released = _entry("memrec", 700.0, k=1, k_weight=4, weight_width=1, d=64, d_weight=64, shared=True)
+    assert cal.op_count_cycles(released) == 68.5
     # ttrec rank 4, dim 128 = 2 x 8 x 8: 6 + 4 divmods x 10 + 3 rows x 4 + 2*8*4*(4+8) fmas x 0.125 + 128 adds x 0.125
     assert cal.op_count_cycles(_entry("ttrec", 1.0, rank=4, min_rows=1, q_factors=[2, 8, 8])) == 6 + 40 + 12 + 96 + 16
 
