@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 
 def user_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/memprof/numba`` (``~/.cache/memprof/numba`` when unset)."""
@@ -52,16 +54,24 @@ def max_threads() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
+def check_threads(threads) -> int:
+    """The thread count as an int in [1, max_threads()] (ValueError naming the bound otherwise)."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    if threads > max_threads():
+        raise ValueError(f"threads must be <= {max_threads()} (NUMBA_NUM_THREADS on this host), got {threads}")
+    return int(threads)
+
+
 @contextlib.contextmanager
 def numba_threads(count: int) -> Iterator[None]:
-    """Run the block with Numba's thread count set to ``count`` (1 .. max_threads(), else
-    ValueError); the previous count is restored on the way out, whatever happens."""
+    """Run the block with Numba's thread count set to ``count`` (``check_threads``); the previous
+    count is restored on the way out, whatever happens."""
     import numba
 
-    if isinstance(count, bool) or int(count) != count or not 1 <= count <= max_threads():
-        raise ValueError(f"threads must be an integer in 1..{max_threads()} (NUMBA_NUM_THREADS), got {count!r}")
+    count = check_threads(count)
     previous = numba.get_num_threads()
-    numba.set_num_threads(int(count))
+    numba.set_num_threads(count)
     try:
         yield
     finally:

@@ -685,7 +685,7 @@ def executor_spec(jobs: int, use_dask: bool, scheduler: str | None):
 
 
 def _kernel_threads(ctx, param, value):
-    from traces.representations.base import check_threads
+    from sim.jit import check_threads
 
     try:
         return check_threads(value)

@@ -89,7 +89,8 @@ class BenchConfig:
     prefetch_distance: int | None = None  # None: the kernels' default
 
     def __post_init__(self) -> None:
-        from traces.representations.base import check_prefetch_distance, check_threads
+        from sim.jit import check_threads
+        from traces.representations.base import check_prefetch_distance
 
         check_threads(self.threads)
         if self.prefetch_distance is not None:

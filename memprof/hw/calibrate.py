@@ -331,7 +331,8 @@ class _Bench:
 
 
 def _kernel(threads: int, prefetch_distance: int | None) -> dict:
-    from traces.representations.base import check_prefetch_distance, check_threads
+    from sim.jit import check_threads
+    from traces.representations.base import check_prefetch_distance
 
     kernel = {"threads": check_threads(threads)}
     if prefetch_distance is not None:

@@ -24,7 +24,8 @@ import sys
 import numpy as np
 
 from traces.batch import Batch
-from traces.representations.base import DEFAULT_PREFETCH_DISTANCE, check_prefetch_distance, check_threads
+from sim.jit import check_threads
+from traces.representations.base import DEFAULT_PREFETCH_DISTANCE, check_prefetch_distance
 
 PAGE = 4096
 

@@ -28,7 +28,8 @@ class RunSpec:
             raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
         if self.budget_bytes is not None and self.budget_bytes < 1:
             raise ValueError(f"budget_bytes must be >= 1, got {self.budget_bytes}")
-        from traces.representations.base import check_prefetch_distance, check_threads
+        from sim.jit import check_threads
+        from traces.representations.base import check_prefetch_distance
 
         check_threads(self.threads)
         if self.prefetch_distance is not None:

@@ -13,7 +13,7 @@ from traces.generator import SyntheticGenerator
 from traces.reference import reference_pooled, reference_reads
 from traces.representations import build
 from traces.representations import base
-from traces.representations.base import max_threads, numba_threads
+from sim.jit import max_threads
 from traces.workloads import get_workload
 
 needs_two_threads = pytest.mark.skipif(max_threads() < 2, reason="numba has fewer than 2 threads on this host")
@@ -105,17 +105,6 @@ def test_bad_options_name_the_parameter(kwargs, message):
     rep = _allocated("dlrm", {})
     with pytest.raises(ValueError, match=message):
         rep.pooled(_batch(), **kwargs)
-
-
-def test_numba_threads_sets_and_restores_the_count():
-    before = numba.get_num_threads()
-    with numba_threads(1):
-        assert numba.get_num_threads() == 1
-    assert numba.get_num_threads() == before
-    with pytest.raises(RuntimeError):
-        with numba_threads(1):
-            raise RuntimeError("boom")
-    assert numba.get_num_threads() == before
 
 
 def test_threads_are_restored_after_a_parallel_call():

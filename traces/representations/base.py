@@ -35,15 +35,14 @@ Kernel conventions (every representation follows them; see ``pooled``):
 from __future__ import annotations
 
 import weakref
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
 
-import numba
 import numpy as np
 from numba import njit
 
 from sim.intrinsics import ix, prefetch
+from sim.jit import check_threads, numba_threads
 from traces.batch import Batch
 from traces.layout import Layout, make_layout
 from traces.workloads import Workload
@@ -65,32 +64,6 @@ def check_prefetch_distance(prefetch_distance) -> int:
 
 def _is_integer(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def max_threads() -> int:
-    """Most threads a parallel kernel can use (numba's NUMBA_NUM_THREADS)."""
-    return int(numba.config.NUMBA_NUM_THREADS)
-
-
-def check_threads(threads) -> int:
-    """The thread count as an int in [1, max_threads()] (ValueError otherwise)."""
-    if not _is_integer(threads) or threads < 1:
-        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
-    if threads > max_threads():
-        raise ValueError(f"threads must be <= {max_threads()} (NUMBA_NUM_THREADS on this host), got {threads}")
-    return int(threads)
-
-
-@contextmanager
-def numba_threads(threads: int):
-    """Run the body with numba's thread count set to ``threads``; the previous count is restored."""
-    threads = check_threads(threads)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 @njit(cache=True, inline="always")

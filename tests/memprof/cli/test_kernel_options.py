@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from memprof.cli.main import main
-from traces.representations.base import max_threads
+from sim.jit import max_threads
 
 
 @pytest.mark.parametrize("command", [["bench"], ["profile"], ["calibrate", "--no-save"]])
