@@ -290,3 +290,17 @@ def test_memrec_hashing_in_the_loader_or_the_kernel_gives_the_same_work(pooling)
     assert np.array_equal(loader.pooled(prepared), kernel.pooled(batch))
     assert np.array_equal(loader.pooled(batch), kernel.pooled(batch))
     assert np.array_equal(loader.emit(prepared), kernel.emit(batch))
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_memrec_released_shape_at_dim_128_equals_reference(parallel):
+    # dim 128 with one weight float is compiled as constants: check that path too (serial, and the
+    # prange kernel itself over 2 sample blocks)
+    workload = get_workload("1000,50,7", dim=128)
+    rep = build("memrec", workload, d=97, d_weight=31)
+    rep.allocate(seed=8)
+    batch = SyntheticGenerator(workload, alpha=0.9, pooling="poisson:2", seed=2).batch(80, 0)
+    out = np.empty((1, 80, 128), dtype=np.float32)
+    rep._pooled(batch, out, 3, parallel)
+    np.testing.assert_allclose(out, reference_pooled(rep, batch), rtol=2e-5, atol=2e-5)
+    assert rep.emit(batch).tolist() == reference_lines(rep, batch)

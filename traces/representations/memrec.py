@@ -126,17 +126,118 @@ def _hash_batch(indices, offsets, batch_size, rows, val_offsets, family, shared,
 @dataclass(frozen=True)
 class HashedBatch:
     """A batch whose token ids the data loader already hashed: ``token_rows`` (lookups x k) and
-    ``weight_rows`` (lookups x k'), int64, in the batch's lookup order."""
+    ``weight_rows`` (lookups x k'), int64, in the batch's lookup order. With sample pooling of
+    shared tables also each sample's bags laid out as the released loader hands them to the
+    forward (``sample_tokens``/``sample_weights``: rows in bag order, hash-major, feature-minor;
+    ``sample_token_offsets``/``sample_weight_offsets``: B + 1 bag boundaries), so the kernel
+    streams one bag after the other."""
 
     batch: Batch
     token_rows: np.ndarray
     weight_rows: np.ndarray
+    sample_tokens: np.ndarray | None = None
+    sample_token_offsets: np.ndarray | None = None
+    sample_weights: np.ndarray | None = None
+    sample_weight_offsets: np.ndarray | None = None
 
     num_features = property(lambda self: self.batch.num_features)
     batch_size = property(lambda self: self.batch.batch_size)
     num_lookups = property(lambda self: self.batch.num_lookups)
     indices = property(lambda self: self.batch.indices)
     offsets = property(lambda self: self.batch.offsets)
+
+
+@njit(cache=True)
+def _sample_major(offsets, batch_size, num_features, rows, hashes, bag_rows, bag_offsets):
+    """Lay out each sample's bag: for sample b, hash j, feature t, the rows[i * hashes + j] of
+    the tokens i of bag (t, b), in that order (``bag_offsets`` gets the B + 1 boundaries)."""
+    pos = 0
+    for b in range(batch_size):
+        bag_offsets[b] = pos
+        for j in range(hashes):
+            for t in range(num_features):
+                kb = t * batch_size + b
+                for i in range(offsets[kb], offsets[kb + 1]):
+                    bag_rows[pos] = rows[i * hashes + j]
+                    pos += 1
+    bag_offsets[batch_size] = pos
+
+
+@njit(cache=True, inline="always")
+def _streamed_block(b0, b1, tokens, token_offsets, wts, weight_offsets, tok_base, w_base, width, dim, weights,
+                    out, distance, alpha):
+    """Sample pooling from the loader's sample-major bags: samples b0..b1-1's token bags (V into
+    out), then their weight bags (V_w), then out *= V_w; prefetch ``distance`` rows ahead."""
+    block = dim // width
+    end = token_offsets[ix(b1)]
+    for b in range(b0, b1):
+        o = b * dim
+        lo, hi = token_offsets[ix(b)], token_offsets[ix(b + 1)]
+        if lo == hi:
+            zero_row(out, o, dim)
+        for p in range(lo, hi):
+            if distance > 0 and p + distance < end:
+                prefetch_row(weights, tok_base + tokens[ix(p + distance)] * dim, dim)
+            s = tok_base + tokens[ix(p)] * dim
+            if p == lo:
+                set_row(out, o, weights, s, dim)
+            else:
+                add_row(out, o, weights, s, dim)
+    for b in range(b0, b1):
+        for e in range(width):
+            alpha[ix(e)] = np.float32(0.0)
+        for q in range(weight_offsets[ix(b)], weight_offsets[ix(b + 1)]):
+            s = w_base + wts[ix(q)] * width
+            for e in range(width):
+                alpha[ix(e)] += weights[ix(s + e)]
+        o = b * dim
+        for e in range(width):
+            scale = alpha[ix(e)]
+            for c in range(e * block, (e + 1) * block):
+                out[ix(o + c)] *= scale
+
+
+@njit(cache=True)
+def _streamed_kernel(tokens, token_offsets, wts, weight_offsets, batch_size, width, elem_offsets, dim, weights, out,
+                     distance):
+    tokens, token_offsets, wts, weight_offsets = (borrowed(tokens), borrowed(token_offsets), borrowed(wts),
+                                                  borrowed(weight_offsets))
+    weights, flat = borrowed(weights), borrowed(out.reshape(out.size))
+    alpha = np.empty(width, dtype=np.float32)
+    if dim == 128 and width == 1:  # the released shape as constants (unrolled row adds), as in dlrm
+        _streamed_block(0, batch_size, tokens, token_offsets, wts, weight_offsets, elem_offsets[0], elem_offsets[1],
+                        1, 128, weights, flat, distance, alpha)
+    else:
+        _streamed_block(0, batch_size, tokens, token_offsets, wts, weight_offsets, elem_offsets[0], elem_offsets[1],
+                        width, dim, weights, flat, distance, alpha)
+
+
+@njit(cache=True, parallel=True)
+def _streamed_parallel(tokens, token_offsets, wts, weight_offsets, batch_size, width, elem_offsets, dim, weights, out,
+                       distance):
+    flat = out.reshape(out.size)
+    blocks = block_count(batch_size)
+    for item in prange(blocks):
+        b0 = item * SAMPLE_BLOCK
+        b1 = min(batch_size, b0 + SAMPLE_BLOCK)
+        alpha = np.empty(width, dtype=np.float32)
+        if dim == 128 and width == 1:
+            _streamed_block(b0, b1, tokens, token_offsets, wts, weight_offsets, elem_offsets[0], elem_offsets[1], 1,
+                            128, weights, flat, distance, alpha)
+        else:
+            _streamed_block(b0, b1, tokens, token_offsets, wts, weight_offsets, elem_offsets[0], elem_offsets[1],
+                            width, dim, weights, flat, distance, alpha)
+
+
+@njit(cache=True)
+def _streamed_emit(tokens, wts, base_addrs, width, dim, line_bytes, out):
+    """The streamed kernel's reads: every token bag, then every weight bag."""
+    pos = 0
+    for p in range(tokens.shape[0]):
+        pos = emit_range(out, pos, base_addrs[0] + tokens[p] * dim * 4, dim * 4, line_bytes)
+    for q in range(wts.shape[0]):
+        pos = emit_range(out, pos, base_addrs[1] + wts[q] * width * 4, width * 4, line_bytes)
+    return pos
 
 
 # --- kernels -------------------------------------------------------------------------------------
@@ -401,7 +502,21 @@ class MemRec(Representation):
         w = np.empty(batch.num_lookups * c.k_weight, dtype=np.int64)
         _hash_batch(batch.indices, batch.offsets, batch.batch_size, self.rows, self.val_offsets,
                     HASHES.index(c.hash), c.shared, self.tok_params, self.w_params, c.d, c.d_weight, tok, w)
-        return HashedBatch(batch, tok, w)
+        if not self._streamed():
+            return HashedBatch(batch, tok, w)
+        bags = []
+        for rows, hashes in ((tok, c.k), (w, c.k_weight)):
+            bag_rows = np.empty(rows.shape[0], dtype=np.int64)
+            bag_offsets = np.empty(batch.batch_size + 1, dtype=np.int64)
+            _sample_major(batch.offsets, batch.batch_size, batch.num_features, rows, hashes, bag_rows, bag_offsets)
+            bags += [bag_rows, bag_offsets]
+        return HashedBatch(batch, tok, w, *bags)
+
+    def _streamed(self) -> bool:
+        """Whether the kernel streams the loader's sample-major bags (sample pooling of shared
+        tables, hashed by the loader); otherwise it walks the table-major batch per sample."""
+        c = self.config
+        return c.pooling == "sample" and c.shared and not c.hash_in_kernel
 
     def _args(self, batch):
         c = self.config
@@ -414,8 +529,19 @@ class MemRec(Representation):
                 c.weight_width, tok, w)
 
     def _pooled(self, batch, out, prefetch_distance, parallel):
+        if self._streamed():
+            hashed = self.prepare(batch)
+            kernel = _streamed_parallel if parallel else _streamed_kernel
+            kernel(hashed.sample_tokens, hashed.sample_token_offsets, hashed.sample_weights,
+                   hashed.sample_weight_offsets, batch.batch_size, self.config.weight_width, self._elem_offsets(),
+                   self.workload.dim, self.weights, out, prefetch_distance)
+            return
         kernel = _pooled_parallel if parallel else _pooled_kernel
         kernel(*self._args(batch), self._elem_offsets(), self.workload.dim, self.weights, out, prefetch_distance)
 
     def _emit(self, batch, line_bytes, out):
+        if self._streamed():
+            hashed = self.prepare(batch)
+            return _streamed_emit(hashed.sample_tokens, hashed.sample_weights, self.layout.base_addrs(),
+                                  self.config.weight_width, self.dim, line_bytes, out)
         return _emit_kernel(*self._args(batch), self.layout.base_addrs(), self.dim, line_bytes, out)
