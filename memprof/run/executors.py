@@ -29,6 +29,19 @@ from typing import Callable, Iterable, Iterator
 DASK_MISSING = "Dask distributed is not installed: install memprof[dask] (pip install 'memprof[dask]')"
 
 
+def _check_scheduler_address(address: str) -> None:
+    """ValueError for an address Dask cannot parse, before any Client exists (a half-built
+    Client waits 20 s to close and prints a traceback from its finaliser)."""
+    try:
+        from distributed.comm import get_address_host_port
+    except ImportError:
+        return  # said when the executor opens (DASK_MISSING)
+    try:
+        get_address_host_port(address)
+    except ValueError as exc:
+        raise ValueError(f"scheduler {address!r}: {exc} (expected HOST:PORT or tcp://HOST:PORT)") from None
+
+
 @dataclass(frozen=True)
 class ExecutorSpec:
     """How to run jobs: ``jobs`` local processes, or Dask (``dask`` local cluster / ``scheduler`` address)."""
@@ -44,6 +57,8 @@ class ExecutorSpec:
             raise ValueError("choose one of dask (a local Dask cluster) and scheduler (an existing one), not both")
         if self.scheduler is not None and not str(self.scheduler).strip():
             raise ValueError("scheduler: give the Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+        if self.scheduler:
+            _check_scheduler_address(self.scheduler)
 
     @property
     def parallel(self) -> bool:

@@ -130,3 +130,16 @@ def test_local_dask_cluster_runs_jobs_in_worker_processes_and_closes():
     assert pid != os.getpid()
     assert client.status == "closed"
     assert isinstance(client, distributed.Client)
+
+
+def test_a_malformed_scheduler_address_is_refused_at_once():
+    pytest.importorskip("distributed")
+    from click.testing import CliRunner
+
+    from memprof.cli.main import main
+
+    with pytest.raises(ValueError, match="missing port"):
+        ExecutorSpec(scheduler="bogus")
+    result = CliRunner().invoke(main, ["simulate-partitioned", "--model", "dlrm", "--batches", "1", "--batch-size",
+                                       "8", "--partitions", "2", "--scheduler", "bogus"])
+    assert result.exit_code == 2 and "expected HOST:PORT" in result.output
