@@ -41,3 +41,18 @@ def test_skew_travels_through_argv():
     assert (spec.alpha, spec.pooling) == (preset.alpha, str(preset.pooling))
     argv = spec.to_argv()
     assert "--skew" in argv and "--alpha" not in argv and "--pooling" not in argv
+
+
+def test_trace_windows_count_lines(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "t.npy"
+    np.save(path, np.array([0, 0, 64, 128, 0, 64 + 8], dtype=np.uint64))  # 72 is in line 1
+    result = _run("workload", "stats", "--trace", str(path), "--window", "3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    ours = json.loads(result.output)["rows"][0]
+    # windows: lines (0, 0, 1): 2 distinct, 1 used once; (2, 0, 1): 3 distinct, all once
+    assert ours["batches"] == 2 and ours["lookups"] == 6 and ours["unique_rows"] == 5
+    assert ours["rows_once_pct"] == 75.0  # mean of 50% and 100%
+    refused = _run("workload", "stats", "--window", "3")
+    assert refused.exit_code == 2 and "--window applies to --trace" in refused.output
