@@ -134,6 +134,19 @@ def plain_bag(indices, lo, hi, prefetch_end, table_elem, rows, dim, weights, out
 
 
 @njit(cache=True, inline="always")
+def plain_bags(indices, offsets, batch_size, t, b0, b1, table_elem, rows, dim, weights, out, distance):
+    """Pool bags b0..b1-1 of feature t from the plain table at element ``table_elem`` into the
+    flat output (row k = t * batch_size + b at out[k * dim:]): dlrm's tables, qr's and ttrec's
+    small ones."""
+    k0 = t * batch_size
+    end = offsets[ix(k0 + b1)]
+    for b in range(b0, b1):
+        k = k0 + b
+        plain_bag(indices, offsets[ix(k)], offsets[ix(k + 1)], end, table_elem, rows, dim, weights, out, k * dim,
+                  distance)
+
+
+@njit(cache=True, inline="always")
 def emit_plain_row(out, pos, table_addr, token, rows, dim, line_bytes):
     """Emit the lines of row ``token mod rows`` of the plain table at ``table_addr``; return new pos."""
     return emit_range(out, pos, table_addr + (token % rows) * dim * 4, dim * 4, line_bytes)

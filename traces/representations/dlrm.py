@@ -7,19 +7,15 @@ from numba import njit, prange
 
 from sim.intrinsics import borrowed, ix
 from traces.representations.base import (PLAIN_TABLE, SAMPLE_BLOCK, NoConfig, Representation, add_row, block_count,
-                                         emit_plain_row, local_row, max_lines, plain_bag, plain_row_ops, prefetch_row,
+                                         emit_plain_row, local_row, max_lines, plain_bags, plain_row_ops, prefetch_row,
                                          set_row, zero_row)
 
 
 @njit(cache=True, inline="always")
 def _bags(indices, offsets, batch_size, t, b0, b1, rows, elem_offsets, dim, weights, out, distance):
     """Pool bags b0..b1-1 of feature t into the flat output ``out``."""
-    k0 = t * batch_size
-    end = offsets[ix(k0 + b1)]
-    n, base = rows[ix(t)], elem_offsets[ix(t)]
-    for b in range(b0, b1):
-        k = k0 + b
-        plain_bag(indices, offsets[ix(k)], offsets[ix(k + 1)], end, base, n, dim, weights, out, k * dim, distance)
+    plain_bags(indices, offsets, batch_size, t, b0, b1, elem_offsets[ix(t)], rows[ix(t)], dim, weights, out,
+               distance)
 
 
 @njit(cache=True, inline="always")

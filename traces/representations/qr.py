@@ -15,7 +15,7 @@ from numba import njit, prange
 
 from sim.intrinsics import borrowed, ix
 from traces.representations.base import (SAMPLE_BLOCK, Representation, add_row, block_count, emit_plain_row,
-                                         emit_range, local_row, max_lines, plain_bag, plain_row_ops, prefetch_row,
+                                         emit_range, local_row, max_lines, plain_bags, plain_row_ops, prefetch_row,
                                          set_row, zero_row)
 
 COMBINE = {"mult": 0, "add": 1, "concat": 2}
@@ -52,11 +52,7 @@ def _block(indices, offsets, batch_size, t, b0, b1, rows, is_qr, first_region, m
     end = offsets[ix(k0 + b1)]
     n, reg = rows[ix(t)], first_region[ix(t)]
     if not is_qr[ix(t)]:
-        base = elem_offsets[ix(reg)]
-        for bag in range(b0, b1):
-            k = k0 + bag
-            plain_bag(indices, offsets[ix(k)], offsets[ix(k + 1)], end, base, n, dim, weights, out, k * dim,
-                      distance)
+        plain_bags(indices, offsets, batch_size, t, b0, b1, elem_offsets[ix(reg)], n, dim, weights, out, distance)
         return
     half = dim // 2
     part = half if combine == 2 else dim  # floats per quotient / remainder row

@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from sim.intrinsics import borrowed, ix
 from traces.representations.base import (SAMPLE_BLOCK, Representation, block_count, emit_plain_row, emit_range,
-                                         local_row, max_lines, plain_bag, plain_row_ops, prefetch_row, zero_row)
+                                         local_row, max_lines, plain_bags, plain_row_ops, prefetch_row, zero_row)
 
 
 def balanced_factors(value: int) -> tuple[int, int, int]:
@@ -68,11 +68,7 @@ def _block(indices, offsets, batch_size, t, b0, b1, rows, is_tt, first_region, p
     end = offsets[ix(k0 + b1)]
     n, reg = rows[ix(t)], first_region[ix(t)]
     if not is_tt[ix(t)]:
-        base = elem_offsets[ix(reg)]
-        for bag in range(b0, b1):
-            k = k0 + bag
-            plain_bag(indices, offsets[ix(k)], offsets[ix(k + 1)], end, base, n, dim, weights, out, k * dim,
-                      distance)
+        plain_bags(indices, offsets, batch_size, t, b0, b1, elem_offsets[ix(reg)], n, dim, weights, out, distance)
         return
     q1, q2, q3 = qf[0], qf[1], qf[2]
     s1, s2, s3 = q1 * r, r * q2 * r, r * q3
