@@ -25,7 +25,7 @@ from memprof.report.schema import ANALYSIS_COLUMNS
 from sim.config import CacheConfig
 from sim.sizes import format_size
 from sim.engine.simulator import Simulator
-from sim.timing.model import TimingModel
+from sim.timing.model import MemoryCounts, TimingModel
 from traces.representations.base import OpCounts
 from traces.stream import ModelTrace
 
@@ -187,14 +187,14 @@ def timed_rows(run: ModelRun, timing: TimingModel, ops: OpCounts) -> list[dict]:
         scale = result.scale
         upper = {lvl.level: lvl for lvl in result.levels[:-1]}
         llc = result.llc_estimate()
-        estimate = timing.estimate(
-            ops.work(run.lookups_per_feature.tolist()),
+        counts = MemoryCounts.per_line(
             l1_hits=upper["L1"].hits if "L1" in upper else 0,
             l2_hits=upper["L2"].hits if "L2" in upper else 0,
             llc_hits=llc.hits, llc_misses=llc.misses,
             dram_read_bytes=round(result.dram_read_bytes * scale),
             dram_write_bytes=round(result.dram_write_bytes * scale),
         )
+        estimate = timing.estimate(ops.work(run.lookups_per_feature.tolist()), counts)
         rows.append({
             **record,
             "model": run.model, "model_bytes": run.model_bytes, "compression": run.compression,

@@ -68,7 +68,8 @@ def assumptions(metadata: dict) -> list[str]:
         if private else "private levels: none (LLC only)",
         f"timing: preset {metadata['cpu_preset']}: {timing['freq_ghz']} GHz, latencies L1 {timing['l1_hit_cycles']} / "
         f"L2 {timing['l2_hit_cycles']} / LLC {timing['llc_hit_cycles']} / DRAM {timing['dram_cycles']} cycles, "
-        f"MLP {timing['mlp']} (assumed)",
+        f"{timing['fill_buffers']:g} fill buffers, {timing['rob_entries']:g}-entry ROB, "
+        f"{timing['page_walkers']:g} page walkers",
         metadata.get("compute_costs", ""),
         "cycles and DRAM bandwidth are modelled (sim/timing/model.py), not measured; LLC misses are simulated exactly",
     ]

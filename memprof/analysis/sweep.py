@@ -47,7 +47,7 @@ CACHE_KEYS = {"ways": int, "policy": str, "warmup": float, "sample_sets": str}
 class Axis:
     """One swept parameter: where it applies (workload, cache, timing or a model) and its values."""
 
-    name: str  # as given: alpha, ways, mlp, memrec.d
+    name: str  # as given: alpha, ways, fill_buffers, memrec.d
     scope: str  # "workload" | "cache" | "timing" | model name
     field: str
     values: tuple
@@ -62,7 +62,7 @@ def _convert(kind, text: str, name: str):
 
 
 def parse_axis(item: str, models: list[str]) -> list[Axis]:
-    """``alpha=0.8,1.0`` / ``ways=8,16`` / ``mlp=6,10`` / ``memrec.d=50000,75000`` -> axes.
+    """``alpha=0.8,1.0`` / ``ways=8,16`` / ``fill_buffers=12,16`` / ``memrec.d=50000,75000`` -> axes.
 
     A bare representation field (``d=...``) applies to every selected model that has it.
     """
@@ -93,7 +93,7 @@ def parse_axis(item: str, models: list[str]) -> list[Axis]:
             raise ValueError(f"sweep parameter {item!r}: {exc}") from None
         axes.append(Axis(key, target, field, values))
     if not axes:
-        known = sorted(set(WORKLOAD_KEYS) | set(CACHE_KEYS) | {"mlp", "dram_cycles", "freq_ghz", "..."})
+        known = sorted(set(WORKLOAD_KEYS) | set(CACHE_KEYS) | {"fill_buffers", "dram_cycles", "freq_ghz", "..."})
         raise ValueError(f"sweep parameter {item!r}: unknown name {key!r}; workload/cache/timing names "
                          f"({', '.join(known)}) or a representation field such as memrec.d")
     return axes

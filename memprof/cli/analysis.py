@@ -155,7 +155,7 @@ def _trace_jobs(ctx, trace_path, parsed, llc, kwargs, time_sample, window_warmup
 @click.command()
 @click.option("--param", "axes", multiple=True, metavar="NAME=V1,V2,...",
               help="A swept parameter: workload (alpha, pooling, batch_size, batches, seed, dim), cache "
-                   "(ways, policy, warmup, sample_sets), timing (mlp, dram_cycles, ...) or a representation "
+                   "(ways, policy, warmup, sample_sets), timing (fill_buffers, dram_cycles, ...) or a representation "
                    "field (memrec.d, robe.chunk, ...). Repeat for a product. With --trace: cache names only.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False),
               help="Sweep cache configurations over this trace file (memprof .trace, .npy or din) instead of "

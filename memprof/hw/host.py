@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.sizes import format_size, parse_size
-from sim.timing.presets import GENERIC, CacheGeometry, CpuPreset, get_preset, list_presets, preset_from_fields
+from sim.timing.presets import (GENERIC, PRESETS, CacheGeometry, CpuPreset, get_preset, list_presets,
+                                preset_from_fields)
 
 VENDORS = {"GenuineIntel": "intel", "AuthenticAMD": "amd", "HygonGenuine": "amd"}
 
@@ -307,12 +308,49 @@ def host_fields(sysfs_root: str | os.PathLike = "/sys", cpuinfo_path: str | os.P
     return fields
 
 
+# Intel family 6 models -> the named preset of the same core (for its core structures).
+INTEL_MODEL_PRESETS = {0x6A: "icx", 0x6C: "icx", 0x8F: "spr", 0xCF: "spr", 0x97: "adl", 0x9A: "adl",
+                       0x8C: "tgl", 0x8D: "tgl"}
+CORE_FIELDS = ("fill_buffers", "rob_entries", "page_walkers", "tlb")  # what a core of the same design shares
+
+
+def same_core_preset(info: CpuInfo) -> str | None:
+    """The named preset whose core this CPU has (Zen 3 -> milan, Zen 4 -> genoa; Intel by family 6 model),
+    else None."""
+    if info.zen in (3, 4):
+        return {3: "milan", 4: "genoa"}[info.zen]
+    if info.vendor == "intel" and info.family == 6 and info.model is not None:
+        return INTEL_MODEL_PRESETS.get(info.model)
+    return None
+
+
+def get_preset_table(name: str) -> dict:
+    """The (value, source) fields of a named preset."""
+    return dict(PRESETS[name])
+
+
+def core_fields(info: CpuInfo) -> dict:
+    """Fill buffers, ROB, page walkers and TLBs of the named preset with the same core (sources say so);
+    empty when no preset has this core (then ``GENERIC``'s assumptions apply)."""
+    name = same_core_preset(info)
+    if name is None:
+        return {}
+    table = get_preset_table(name)
+    return {key: (table[key][0], f"from the {name} preset (same core as this {info.microarch} CPU): {table[key][1]}")
+            for key in CORE_FIELDS}
+
+
 def host_preset(sysfs_root: str | os.PathLike = "/sys", cpuinfo_path: str | os.PathLike = "/proc/cpuinfo") -> CpuPreset:
-    """The running machine as a CPU preset: ``host_fields``, the rest from
-    ``sim.timing.presets.GENERIC`` (the sources say which values are read, which assumed)."""
+    """The running machine as a CPU preset: ``host_fields``, the core structures of the same
+    core's named preset (``core_fields``), the rest from ``sim.timing.presets.GENERIC`` (the
+    sources say which values are read, which taken from a preset, which assumed); ``memprof
+    calibrate`` replaces latencies, bandwidths and the walk cost with measurements."""
+    info = read_cpu_info(cpuinfo_path, sysfs_root)
     return preset_from_fields(
-        "host", f"this machine: {host_cpu_name(cpuinfo_path)}", host_fields(sysfs_root, cpuinfo_path), GENERIC,
-        notes=("latencies on this machine are assumptions: override them with --timing or a TOML file",),
+        "host", f"this machine: {host_cpu_name(cpuinfo_path)}",
+        {**core_fields(info), **host_fields(sysfs_root, cpuinfo_path)}, GENERIC,
+        notes=("without `memprof calibrate`, latencies on this machine are assumptions: override them with --timing "
+               "or a TOML file",),
     )
 
 

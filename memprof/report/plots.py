@@ -161,7 +161,7 @@ def _param_label(param: str) -> str:
     """An axis label for a swept parameter, with its unit where it has one."""
     units = {"batch_size": "samples per batch", "batches": "count", "dim": "floats per row", "ways": "count",
              "alpha": "Zipf exponent", "warmup": "fraction of batches", "dram_cycles": "cycles",
-             "mlp": "outstanding misses"}
+             "fill_buffers": "lines in flight"}
     name = param.rpartition(".")[2]
     unit = units.get(name) or ("bytes" if name.endswith("_bytes") else None)
     return f"{param} ({unit})" if unit else param

@@ -1,36 +1,35 @@
-"""The timing model: cache hits/misses and work per lookup -> cycles, seconds, DRAM bandwidth.
+"""The timing model: where each access was served, and the work per lookup -> cycles, seconds,
+DRAM bandwidth, and a breakdown of the cycles that sums to the total.
 
-An explicit, deliberately simple model (docs/timing-model.md has the full statement).
-For one run of a kernel over groups of token lookups (each group: a label, the operations
-of one of its lookups, its lookup count)::
+docs/timing-model.md states every term with its source; in short, for one run of a kernel:
 
-    compute_cycles      = sum over groups of cycles_per_lookup(ops, label) * lookups
-    memory_stall_cycles = (l1_hits * l1_hit_cycles + l2_hits * l2_hit_cycles
-                           + llc_hits * llc_hit_cycles + llc_misses * dram_cycles) / mlp
-    cycles              = compute_cycles + memory_stall_cycles
-    seconds             = cycles / (freq_ghz * 1e9)
-    dram_bytes          = dram_read_bytes + dram_write_bytes
-    dram_bw_gbps        = dram_bytes / seconds / 1e9
+- **compute** ``C`` = sum over (label, operations, lookups) groups of
+  ``cycles_per_lookup(ops, label) * lookups``: a measured cache-resident (L1) cost per
+  lookup (``memprof calibrate``) or op counts x per-op costs. L1 hits are inside it.
+- **rows**: the lines of one contiguous read are issued together, so a row is charged once,
+  at the level of its slowest line (``MemoryCounts.rows`` / ``row_lines`` per level,
+  counted exactly by ``sim.rows``). A row of ``n`` lines served by level L costs
+  ``max(latency_L / E, n * line_bytes / bandwidth_L)`` cycles, where ``E`` is the number of
+  independent rows the core has in flight (``independent_rows``: the rows an instruction
+  window of ``rob_entries`` holds, plus the kernel's software prefetch distance) and
+  ``bandwidth_L`` is one core's bandwidth for independent rows from L (measured by
+  ``memprof calibrate``; without a measurement Little's law with the core's fill buffers:
+  ``fill_buffers * line_bytes / latency_L``). DRAM write-backs take DRAM bandwidth too.
+- **TLB walks**: each walk costs ``page_walk_cycles`` plus the latency of the level that
+  served each of its page-table reads (the reads went through the simulated caches);
+  ``min(E, page_walkers)`` walks overlap.
+- **overlap**: memory ``M`` = rows + walks; with ``E`` independent lookups in flight the
+  core runs one lookup's compute under the others' misses:
+  ``core = max(C, M) + min(C, M) / E``.
+- **calls**: ``calls * kernel_call_cycles + framework_calls * call_overhead_cycles`` (the
+  kernel's own per-call cost, measured; and a framework's, e.g. PyTorch's, given by the user).
+- **bandwidth**: ``seconds = max(cycles / f, dram_bytes / peak_dram_gbps)`` (the socket's peak).
 
-``cycles_per_lookup(ops, label)`` is the override for ``label`` when
-``compute_cycles_per_lookup`` has one (a calibrated or user-given number), else the sum
-over operation kinds of ``ops[kind] * cost[kind]`` (hashes, integer div/mods, row
-gathers, element adds, multiplies and fused multiply-adds; element costs are per float32
-element, so vectorisation is in the cost: 0.125 cycles/element = one 8-wide vector per
-cycle). The caller supplies the operation counts and the labels (the kernels' owner
-knows what one lookup does); this module knows only the kinds (``OP_KINDS``).
-
-Each hit is counted once, at the level that served it, with that level's load-to-use
-latency. ``dram_read_bytes`` defaults to ``llc_misses * line_bytes``; write-backs add
-DRAM bytes but no stall (stores retire into buffers).
-
-Optional bandwidth cap: when ``peak_dram_gbps`` is set and the modelled time is shorter
-than ``dram_bytes / peak``, the run is bandwidth-bound: seconds = dram_bytes / (peak * 1e9),
-cycles = seconds * freq, and ``TimingResult.bandwidth_bound`` is True.
-
-Ignored on purpose (say so when reporting): overlap of compute with memory stalls
-(they add), hardware prefetching, queueing in the memory system below the peak
-bandwidth, TLB misses, frequency changes, other cores sharing the LLC and DRAM.
+The breakdown (``TimingResult.breakdown``, cycles) attributes ``cycles`` to ``BREAKDOWN``
+terms: when memory dominates (``M >= C``) the memory terms keep their values and compute
+shows its exposed part ``C / E``; otherwise compute keeps ``C`` and each memory term is
+divided by ``E``; calls add; ``bandwidth_cap`` is what the socket peak added. The terms
+sum to ``cycles``.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from __future__ import annotations
 import math
 import numbers
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -54,6 +53,15 @@ OP_COST_FIELDS = {
 }
 OP_KINDS = tuple(OP_COST_FIELDS)
 
+LEVELS = ("l1", "l2", "llc", "dram")  # where an access can be served, nearest first
+LATENCY_FIELDS = {"l1": "l1_hit_cycles", "l2": "l2_hit_cycles", "llc": "llc_hit_cycles", "dram": "dram_cycles"}
+BANDWIDTH_FIELDS = {"l2": "l2_row_gbps", "llc": "llc_row_gbps", "dram": "dram_row_gbps"}
+BREAKDOWN = ("compute", "l2", "llc", "dram", "tlb_walk", "calls", "bandwidth_cap")
+# Micro-ops one row of n lines takes in the window: a load and an add per line, plus the
+# per-lookup index load, address arithmetic, loop and prefetch (assumed; see the docs).
+UOPS_PER_LINE = 2
+UOPS_PER_ROW = 6
+
 
 def check_ops(ops: Mapping[str, float]) -> dict[str, float]:
     """Operations of one lookup by kind (keys from ``OP_KINDS``, absent = 0), as floats in
@@ -67,11 +75,55 @@ def check_ops(ops: Mapping[str, float]) -> dict[str, float]:
     return {kind: float(_count(f"ops[{kind!r}]", ops.get(kind, 0.0))) for kind in OP_KINDS}
 
 
-# --------------------------------------------------------------------------- results
+# --------------------------------------------------------------------------- inputs and results
+
+@dataclass(frozen=True)
+class MemoryCounts:
+    """Where a run's accesses were served, per level of ``LEVELS`` (l1, l2, llc, dram).
+
+    ``rows[L]``: data rows (contiguous reads) whose slowest line was served by L;
+    ``row_lines[L]``: the lines of those rows; ``walks``: page walks; ``walk_reads[L]``:
+    page-table reads served by L; DRAM bytes read and written (read bytes default to the
+    DRAM rows' lines). Counts may be scaled estimates (set sampling), hence floats.
+    """
+
+    rows: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    row_lines: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    walks: float = 0.0
+    walk_reads: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    dram_read_bytes: int | None = None
+    dram_write_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("rows", "row_lines", "walk_reads"):
+            values = tuple(getattr(self, name))
+            if len(values) != len(LEVELS):
+                raise ValueError(f"timing: {name} needs one count per level {LEVELS}, got {values!r}")
+            object.__setattr__(self, name, tuple(float(_count(f"{name}[{lvl}]", v)) for lvl, v in zip(LEVELS, values)))
+        for lvl, rows, lines in zip(LEVELS, self.rows, self.row_lines):
+            if lines < rows:
+                raise ValueError(f"timing: {lvl}: {lines} row lines for {rows} rows (a row has at least one line)")
+        object.__setattr__(self, "walks", float(_count("walks", self.walks)))
+        if self.dram_read_bytes is not None:
+            object.__setattr__(self, "dram_read_bytes", _whole("dram_read_bytes", self.dram_read_bytes))
+        object.__setattr__(self, "dram_write_bytes", _whole("dram_write_bytes", self.dram_write_bytes))
+
+    @classmethod
+    def per_line(cls, *, l1_hits: float = 0, l2_hits: float = 0, llc_hits: float = 0, llc_misses: float = 0,
+                 dram_read_bytes: int | None = None, dram_write_bytes: int = 0) -> "MemoryCounts":
+        """Counts without row information: every line its own row (no overlap of a row's lines)."""
+        lines = (l1_hits, l2_hits, llc_hits, llc_misses)
+        return cls(rows=lines, row_lines=lines, dram_read_bytes=dram_read_bytes, dram_write_bytes=dram_write_bytes)
+
 
 @dataclass(frozen=True)
 class TimingResult:
-    """Modelled time and DRAM traffic of one run (cycles are core cycles)."""
+    """Modelled time and DRAM traffic of one run (cycles are core cycles).
+
+    ``compute_cycles`` and ``memory_stall_cycles`` are the terms before overlap;
+    ``breakdown`` attributes ``cycles`` to the ``BREAKDOWN`` terms (they sum to it);
+    ``independent_rows`` is the ``E`` the run was priced with.
+    """
 
     compute_cycles: float
     memory_stall_cycles: float
@@ -80,7 +132,9 @@ class TimingResult:
     dram_read_bytes: int
     dram_write_bytes: int
     dram_bw_gbps: float
-    bandwidth_bound: bool  # True when the peak-bandwidth cap set the time
+    bandwidth_bound: bool  # True when the socket's peak bandwidth set the time
+    breakdown: Mapping[str, float] = field(default_factory=dict)
+    independent_rows: float = 1.0
 
     @property
     def dram_bytes(self) -> int:
@@ -88,6 +142,7 @@ class TimingResult:
 
     def as_dict(self) -> dict:
         out = asdict(self)
+        out["breakdown"] = dict(self.breakdown)
         out["dram_bytes"] = self.dram_bytes
         return out
 
@@ -95,9 +150,10 @@ class TimingResult:
 # --------------------------------------------------------------------------- the model
 
 _FLOAT_FIELDS = (
-    "freq_ghz", "l1_hit_cycles", "l2_hit_cycles", "llc_hit_cycles", "dram_cycles", "mlp",
-    *OP_COST_FIELDS.values(),
+    "freq_ghz", "l1_hit_cycles", "l2_hit_cycles", "llc_hit_cycles", "dram_cycles", "fill_buffers", "rob_entries",
+    "page_walk_cycles", "page_walkers", "kernel_call_cycles", "call_overhead_cycles", *OP_COST_FIELDS.values(),
 )
+_OPTIONAL_POSITIVE = ("l2_row_gbps", "llc_row_gbps", "dram_row_gbps", "peak_dram_gbps")
 
 
 def _finite_number(value) -> bool:
@@ -107,13 +163,14 @@ def _finite_number(value) -> bool:
 
 @dataclass(frozen=True)
 class TimingModel:
-    """Core frequency, load-to-use latencies (core cycles), MLP and compute costs.
+    """One core: frequency, load-to-use latencies (core cycles), the core's memory
+    parallelism (fill buffers, instruction window, page walkers), per-level row bandwidth,
+    call costs and compute costs. See the module docstring for the formulas.
 
-    See the module docstring for the exact formulas. Latencies are in core cycles, so
-    overriding ``freq_ghz`` alone does not rescale them (DRAM latency in ns does not
-    change with core clock: override ``dram_cycles`` too). ``compute_cycles_per_lookup``
-    holds per-label overrides of the compute cycles of one lookup as sorted (label, cycles)
-    pairs (a dict is accepted); the labels are the caller's (those it passes with the work).
+    Latencies are in core cycles, so overriding ``freq_ghz`` alone does not rescale them.
+    ``*_row_gbps`` (GB/s, decimal) of None means "derive by Little's law from
+    ``fill_buffers``". ``compute_cycles_per_lookup`` holds per-label overrides of the
+    compute cycles of one lookup as sorted (label, cycles) pairs (a dict is accepted).
     """
 
     name: str = "custom"
@@ -122,7 +179,16 @@ class TimingModel:
     l2_hit_cycles: float = 14.0
     llc_hit_cycles: float = 50.0
     dram_cycles: float = 300.0
-    mlp: float = 10.0
+    fill_buffers: float = 12.0  # lines one core keeps in flight beyond its L1
+    rob_entries: float = 352.0  # micro-ops in the instruction window
+    l2_row_gbps: float | None = None
+    llc_row_gbps: float | None = None
+    dram_row_gbps: float | None = None
+    page_walk_cycles: float = 20.0  # a walk's cost beyond the latency of its page-table reads
+    page_walkers: float = 2.0  # walks in flight at once
+    kernel_call_cycles: float = 0.0  # one call of the kernel (argument checks, dispatch)
+    call_overhead_cycles: float = 0.0  # one call of a framework operator (e.g. PyTorch's)
+    prefetch_distance: int = 0  # lookups the kernel software-prefetches ahead (the analysis sets its kernels')
     line_bytes: int = 64
     peak_dram_gbps: float | None = None
     cycles_per_lookup_overhead: float = 6.0
@@ -144,7 +210,7 @@ class TimingModel:
             object.__setattr__(self, name, float(value))
         if self.freq_ghz <= 0:
             raise ValueError(f"timing: freq_ghz must be > 0, got {self.freq_ghz}")
-        for name in ("l1_hit_cycles", "l2_hit_cycles", "llc_hit_cycles", "dram_cycles", *OP_COST_FIELDS.values()):
+        for name in _FLOAT_FIELDS[1:]:
             if getattr(self, name) < 0:
                 raise ValueError(f"timing: {name} must be >= 0, got {getattr(self, name)}")
         if not (self.l1_hit_cycles <= self.l2_hit_cycles <= self.llc_hit_cycles <= self.dram_cycles):
@@ -153,22 +219,32 @@ class TimingModel:
                 f"llc_hit_cycles <= dram_cycles, got {self.l1_hit_cycles} / {self.l2_hit_cycles} / "
                 f"{self.llc_hit_cycles} / {self.dram_cycles}"
             )
-        if self.mlp < 1:
-            raise ValueError(f"timing: mlp (misses in flight at once) must be >= 1, got {self.mlp}")
+        for name in ("fill_buffers", "page_walkers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"timing: {name} must be >= 1, got {getattr(self, name)}")
+        if self.rob_entries < UOPS_PER_ROW + UOPS_PER_LINE:
+            raise ValueError(f"timing: rob_entries must hold at least one row's micro-ops "
+                             f"({UOPS_PER_ROW + UOPS_PER_LINE}), got {self.rob_entries}")
+        if isinstance(self.prefetch_distance, bool) or not _finite_number(self.prefetch_distance) \
+                or self.prefetch_distance < 0 or self.prefetch_distance != int(self.prefetch_distance):
+            raise ValueError(f"timing: prefetch_distance must be an integer >= 0, got {self.prefetch_distance!r}")
+        object.__setattr__(self, "prefetch_distance", int(self.prefetch_distance))
         if isinstance(self.line_bytes, bool) or not isinstance(self.line_bytes, numbers.Integral) or self.line_bytes < 1:
             raise ValueError(f"timing: line_bytes must be a positive integer, got {self.line_bytes!r}")
         object.__setattr__(self, "line_bytes", int(self.line_bytes))
-        if self.peak_dram_gbps is not None:
-            if not _finite_number(self.peak_dram_gbps) or self.peak_dram_gbps <= 0:
-                raise ValueError(f"timing: peak_dram_gbps must be > 0 or None (no cap), got {self.peak_dram_gbps!r}")
-            object.__setattr__(self, "peak_dram_gbps", float(self.peak_dram_gbps))
+        for name in _OPTIONAL_POSITIVE:
+            value = getattr(self, name)
+            if value is not None:
+                if not _finite_number(value) or value <= 0:
+                    raise ValueError(f"timing: {name} must be > 0 or None, got {value!r}")
+                object.__setattr__(self, name, float(value))
         object.__setattr__(self, "compute_cycles_per_lookup", _normalise_per_label(self.compute_cycles_per_lookup))
 
     # -- compute
 
     def op_costs(self) -> dict[str, float]:
         """Cycles per operation, by kind (keys: ``OP_KINDS``)."""
-        return {kind: getattr(self, field) for kind, field in OP_COST_FIELDS.items()}
+        return {kind: getattr(self, field_) for kind, field_ in OP_COST_FIELDS.items()}
 
     def cycles_per_lookup(self, ops: Mapping[str, float], label: str | None = None) -> float:
         """Compute cycles of one lookup: the ``compute_cycles_per_lookup`` entry for ``label``
@@ -197,63 +273,94 @@ class TimingModel:
 
     # -- memory
 
-    def memory_stall_cycles(self, *, l1_hits: int = 0, l2_hits: int = 0, llc_hits: int = 0, llc_misses: int = 0) -> float:
-        """(sum of hits x latency at each level + LLC misses x DRAM latency) / MLP."""
-        total = (
-            _count("l1_hits", l1_hits) * self.l1_hit_cycles
-            + _count("l2_hits", l2_hits) * self.l2_hit_cycles
-            + _count("llc_hits", llc_hits) * self.llc_hit_cycles
-            + _count("llc_misses", llc_misses) * self.dram_cycles
-        )
-        return total / self.mlp
+    def latency(self, level: str) -> float:
+        """Load-to-use latency of ``level`` (``LEVELS``), core cycles."""
+        return getattr(self, LATENCY_FIELDS[level])
+
+    def row_bandwidth(self, level: str) -> float:
+        """One core's bandwidth for independent rows served by ``level``, bytes per core cycle:
+        the measured ``*_row_gbps``, else Little's law ``fill_buffers * line_bytes / latency``."""
+        gbps = getattr(self, BANDWIDTH_FIELDS[level])
+        if gbps is not None:
+            return gbps / self.freq_ghz
+        return self.fill_buffers * self.line_bytes / max(self.latency(level), 1.0)
+
+    def independent_rows(self, lines_per_row: float) -> float:
+        """``E``: rows the core has in flight at once: those the instruction window holds
+        (``rob_entries`` / micro-ops of one row) plus the kernel's software prefetch distance."""
+        if not _finite_number(lines_per_row) or lines_per_row < 0:
+            raise ValueError(f"timing: lines per row must be a finite number >= 0, got {lines_per_row!r}")
+        window = self.rob_entries / (UOPS_PER_ROW + UOPS_PER_LINE * max(lines_per_row, 1.0))
+        return max(1.0, window) + self.prefetch_distance
+
+    def memory_terms(self, counts: MemoryCounts, independent: float) -> dict[str, float]:
+        """Memory cycles before overlap with compute: ``l2``, ``llc``, ``dram`` rows and
+        ``tlb_walk``. DRAM's bandwidth bound counts every DRAM byte (prefetch fills and
+        write-backs included), its latency bound the demand rows."""
+        terms = {}
+        for index, level in enumerate(LEVELS[1:], start=1):
+            lines = counts.row_lines[index]
+            if level == "dram":
+                lines = self.dram_bytes(counts)[0] / self.line_bytes + counts.dram_write_bytes / self.line_bytes
+            latency_bound = counts.rows[index] * self.latency(level) / independent
+            bandwidth_bound = lines * self.line_bytes / self.row_bandwidth(level)
+            terms[level] = max(latency_bound, bandwidth_bound)
+        walk = counts.walks * self.page_walk_cycles + sum(
+            n * self.latency(level) for level, n in zip(LEVELS, counts.walk_reads))
+        terms["tlb_walk"] = walk / min(independent, self.page_walkers)
+        return terms
+
+    def dram_bytes(self, counts: MemoryCounts) -> tuple[int, int]:
+        """(read, write) DRAM bytes: read bytes default to the DRAM rows' lines."""
+        read = counts.dram_read_bytes
+        if read is None:
+            read = round(counts.row_lines[LEVELS.index("dram")]) * self.line_bytes
+        return read, counts.dram_write_bytes
 
     # -- the whole run
 
-    def estimate(self, work: Iterable[tuple[str | None, Mapping[str, float], int]], **counts: int) -> TimingResult:
-        """Cycles, seconds and DRAM bandwidth of the lookups in ``work`` (as in ``compute_cycles``);
-        ``counts`` are the keyword counts of ``estimate_cycles`` (l1_hits, l2_hits, llc_hits,
-        llc_misses, dram_read_bytes, dram_write_bytes)."""
-        return self.estimate_cycles(self.compute_cycles(work), **counts)
+    def estimate(self, work: Iterable[tuple[str | None, Mapping[str, float], int]], counts: MemoryCounts, *,
+                 calls: float = 0, framework_calls: float = 0) -> TimingResult:
+        """Cycles, seconds, DRAM bandwidth and the breakdown of the lookups in ``work`` (as in
+        ``compute_cycles``) whose accesses were served as ``counts`` says; ``calls`` kernel
+        calls, ``framework_calls`` framework operator calls."""
+        return self.estimate_cycles(self.compute_cycles(work), counts, calls=calls, framework_calls=framework_calls)
 
-    def estimate_cycles(
-        self,
-        compute_cycles: float,
-        *,
-        l1_hits: int = 0,
-        l2_hits: int = 0,
-        llc_hits: int = 0,
-        llc_misses: int = 0,
-        dram_read_bytes: int | None = None,
-        dram_write_bytes: int = 0,
-    ) -> TimingResult:
-        """Cycles, seconds and DRAM bandwidth from compute cycles (op counts or measured)
-        and per-level hit counts; ``dram_read_bytes`` defaults to ``llc_misses * line_bytes``."""
+    def estimate_cycles(self, compute_cycles: float, counts: MemoryCounts, *, calls: float = 0,
+                        framework_calls: float = 0) -> TimingResult:
+        """As ``estimate``, from compute cycles already known (op counts or measured)."""
         if not _finite_number(compute_cycles) or compute_cycles < 0:
             raise ValueError(f"timing: compute_cycles must be a finite number >= 0, got {compute_cycles!r}")
-        stall = self.memory_stall_cycles(l1_hits=l1_hits, l2_hits=l2_hits, llc_hits=llc_hits, llc_misses=llc_misses)
-        if dram_read_bytes is None:
-            read_bytes = _whole("llc_misses", llc_misses) * self.line_bytes
+        if not isinstance(counts, MemoryCounts):
+            raise ValueError(f"timing: counts must be a MemoryCounts, got {type(counts).__name__}")
+        calls = _count("calls", calls)
+        framework_calls = _count("framework_calls", framework_calls)
+        all_rows, all_lines = sum(counts.rows), sum(counts.row_lines)
+        independent = self.independent_rows(all_lines / all_rows if all_rows else 1.0)
+        read_bytes, write_bytes = self.dram_bytes(counts)
+        terms = self.memory_terms(counts, independent)
+        compute = float(compute_cycles)
+        memory = sum(terms.values())
+        breakdown = dict.fromkeys(BREAKDOWN, 0.0)
+        if memory >= compute:
+            breakdown.update(terms)
+            breakdown["compute"] = compute / independent
         else:
-            read_bytes = _whole("dram_read_bytes", dram_read_bytes)
-        write_bytes = _whole("dram_write_bytes", dram_write_bytes)
-        dram_bytes = read_bytes + write_bytes
-        cycles = float(compute_cycles) + stall
+            breakdown.update({name: value / independent for name, value in terms.items()})
+            breakdown["compute"] = compute
+        breakdown["calls"] = calls * self.kernel_call_cycles + framework_calls * self.call_overhead_cycles
+        cycles = sum(breakdown.values())
         seconds = cycles / (self.freq_ghz * 1e9)
+        dram_bytes = read_bytes + write_bytes
         bound = False
         if self.peak_dram_gbps is not None and dram_bytes > 0:
             floor_seconds = dram_bytes / (self.peak_dram_gbps * 1e9)
             if floor_seconds > seconds:
+                breakdown["bandwidth_cap"] = floor_seconds * self.freq_ghz * 1e9 - cycles
                 seconds, cycles, bound = floor_seconds, floor_seconds * self.freq_ghz * 1e9, True
-        if dram_bytes == 0:
-            bandwidth = 0.0
-        elif seconds <= 0:
-            raise ValueError(
-                f"timing: {dram_bytes} DRAM bytes in zero modelled time (no lookups, no misses); "
-                "give the lookups and misses that caused the traffic"
-            )
-        else:
-            bandwidth = dram_bytes / seconds / 1e9
-        return TimingResult(float(compute_cycles), stall, cycles, seconds, read_bytes, write_bytes, bandwidth, bound)
+        bandwidth = dram_bytes / seconds / 1e9 if dram_bytes else 0.0  # DRAM bytes always take time
+        return TimingResult(compute, memory, cycles, seconds, read_bytes, write_bytes, bandwidth, bound,
+                            breakdown, independent)
 
     # -- overrides
 
@@ -361,7 +468,8 @@ def parse_timing_overrides(items: Iterable[str]) -> dict:
     """Turn strings ``key=value`` into overrides for ``TimingModel.with_overrides``.
 
     ``compute_cycles_per_lookup.LABEL=CYCLES`` sets one label's compute cycles per lookup
-    (the caller checks the labels); ``peak_dram_gbps=none`` removes the bandwidth cap.
+    (the caller checks the labels); ``peak_dram_gbps=none`` removes the bandwidth cap and
+    ``dram_row_gbps=none`` (l2/llc likewise) derives that bandwidth from the fill buffers.
     ValueError names a bad item.
     """
     known = field_names()
@@ -385,13 +493,13 @@ def parse_timing_overrides(items: Iterable[str]) -> dict:
             )
         if key == "name":
             overrides[key] = text
-        elif key == "peak_dram_gbps" and text.lower() in ("none", "off", "inf"):
+        elif key in _OPTIONAL_POSITIVE and text.lower() in ("none", "off", "inf"):
             overrides[key] = None
-        elif key == "line_bytes":
+        elif key in ("line_bytes", "prefetch_distance"):
             try:
                 overrides[key] = int(text)
             except ValueError:
-                raise ValueError(f"timing override {item!r}: line_bytes must be an integer") from None
+                raise ValueError(f"timing override {item!r}: {key} must be an integer") from None
         else:
             overrides[key] = _parse_number(item, text)
     if per_label:

@@ -50,7 +50,7 @@ def refused(result, option: str):
     (["--seed", "3"], "--seed"),
     (["--batches", "5"], "--batches"),
     (["--cpu", "icx"], "--cpu"),
-    (["--timing", "mlp=4"], "--timing"),
+    (["--timing", "fill_buffers=4"], "--timing"),
     (["--private-levels"], "--private-levels"),
     (["--l1-ways", "4"], "--l1-ways"),
     (["--l1", "4KB", "--sample-sets", "1/4"], "--sample-sets"),

@@ -178,5 +178,5 @@ def test_cli_cpus_lists_every_preset(runner):
     result = runner.invoke(main, ["cpus", "--format", "json"])
     assert result.exit_code == 0
     payload = json.loads(result.stdout)
-    assert [row["cpu"] for row in payload["rows"]] == ["icx", "spr", "adl", "tgl", "genoa", "host"]
+    assert [row["cpu"] for row in payload["rows"]] == ["icx", "spr", "adl", "tgl", "genoa", "milan", "host"]
     assert payload["metadata"]["icx"]["sources"]

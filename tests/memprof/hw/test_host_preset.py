@@ -45,9 +45,26 @@ def test_host_reads_cache_geometry_from_sysfs(fake_sys):
     assert (host.llc.size_bytes, host.llc.ways, host.llc.line_bytes) == (30 * MIB, 12, 64)
     assert host.description == "this machine: Test CPU 9000"
     assert host.sources["llc"].startswith("read: size, line, ways from sysfs index3")
-    assert set(host.assumed) == {"l1_hit_cycles", "l2_hit_cycles", "llc_hit_cycles", "dram_ns", "mlp",
+    assert set(host.assumed) == {"l1_hit_cycles", "l2_hit_cycles", "llc_hit_cycles", "dram_ns", "fill_buffers",
+                                 "rob_entries", "page_walkers", "page_walk_cycles", "tlb", "pde_cache",
                                  "peak_dram_gbps", "compute costs"}
     assert host.timing.peak_dram_gbps is None and host.timing.name == "host"
+
+
+@pytest.mark.parametrize("family, model, fill_buffers, rob, stlb", [
+    (25, 1, 22, 256, 2048),  # family 19h model 01h: Milan, Zen 3 (AMD's public table of family/model numbers)
+    (25, 0x11, 22, 320, 3072),  # family 19h model 11h: Genoa, Zen 4
+])
+def test_host_takes_core_structures_from_the_preset_with_the_same_core(fake_sys, family, model, fill_buffers, rob,
+                                                                      stlb):
+    root, cpuinfo = fake_sys
+    cpuinfo.write_text(f"processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: {family}\nmodel\t\t: {model}\n"
+                       "model name\t: AMD EPYC\n\n")
+    host = host_preset(sysfs_root=root, cpuinfo_path=cpuinfo)
+    assert (host.timing.fill_buffers, host.timing.rob_entries, host.tlb["4KB"].stlb_entries) == (fill_buffers, rob,
+                                                                                                 stlb)
+    assert host.sources["tlb"].startswith("from the ")
+    assert {"fill_buffers", "rob_entries", "page_walkers", "tlb"}.isdisjoint(host.assumed)
 
 
 def test_host_frequency_prefers_cpufreq_max(fake_sys):
@@ -121,10 +138,10 @@ def test_host_sizes_that_do_not_grow_are_all_assumed(tmp_path):
 
 def test_cpu_preset_resolves_named_presets_and_the_host(fake_sys):
     root, cpuinfo = fake_sys
-    assert cpu_preset_names() == ("icx", "spr", "adl", "tgl", "genoa", "host")
+    assert cpu_preset_names() == ("icx", "spr", "adl", "tgl", "genoa", "milan", "host")
     assert cpu_preset("host", sysfs_root=root, cpuinfo_path=cpuinfo).llc.size_bytes == 30 * MIB
     assert cpu_preset(" ICX ").llc.size_bytes == 60 * MIB
-    with pytest.raises(ValueError, match="unknown CPU preset 'm1'; known presets: icx, spr, adl, tgl, genoa, host"):
+    with pytest.raises(ValueError, match="unknown CPU preset 'm1'; known presets: icx, spr, adl, tgl, genoa, milan, host"):
         cpu_preset("m1")
 
 

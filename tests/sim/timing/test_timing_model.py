@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from sim.timing.model import (
+    BREAKDOWN,
     OP_KINDS,
+    MemoryCounts,
     TimingModel,
     check_ops,
     field_names,
@@ -20,89 +22,135 @@ from sim.timing.model import (
     parse_timing_overrides,
 )
 
-# A model with round numbers: 2 GHz, L1 4 / L2 12 / LLC 40 / DRAM 200 cycles, MLP 1; a lookup
-# labelled "plain" costs 100 compute cycles whatever its operations.
-BASE = TimingModel(freq_ghz=2.0, l1_hit_cycles=4, l2_hit_cycles=12, llc_hit_cycles=40, dram_cycles=200, mlp=1,
+# A model with round numbers: 2 GHz, latencies L1 4 / L2 12 / LLC 40 / DRAM 200 cycles, 4 fill
+# buffers, a 16-micro-op window (one 1-line row = 6 + 2 micro-ops: E = 2 rows in flight; a row of
+# 8 lines needs 22: E = 1), walks 20 cycles with one walker; a lookup labelled "plain" costs
+# 100 compute cycles whatever its operations.
+BASE = TimingModel(freq_ghz=2.0, l1_hit_cycles=4, l2_hit_cycles=12, llc_hit_cycles=40, dram_cycles=200,
+                   fill_buffers=4, rob_entries=16, page_walk_cycles=20, page_walkers=1,
                    line_bytes=64, compute_cycles_per_lookup={"plain": 100})
 ROW = {"lookups": 1, "divmods": 1, "rows": 1, "adds": 16}
+NO_MEMORY = MemoryCounts()
 
 
 def _work(lookups):
     return [("plain", ROW, lookups)]
 
 
-def test_all_accesses_hit_in_llc():
-    # 10 lookups x 100 compute cycles = 1000; 80 LLC hits x 40 = 3200; no DRAM traffic.
-    r = BASE.estimate(_work(10), llc_hits=80)
-    assert r.compute_cycles == 1000
-    assert r.memory_stall_cycles == 3200
-    assert r.cycles == 4200
-    assert r.seconds == pytest.approx(4200 / 2e9)
-    assert r.dram_bytes == 0 and r.dram_bw_gbps == 0
+def _dram_rows(rows, lines_per_row, **kw):
+    return MemoryCounts(rows=(0, 0, 0, rows), row_lines=(0, 0, 0, rows * lines_per_row), **kw)
+
+
+def test_one_line_rows_from_dram_two_in_flight():
+    # E = 2; latency 10 x 200 / 2 = 1000 >= bandwidth 10 lines x 64 B / (4 x 64 / 200 B per cycle) = 500.
+    # Memory 1000 >= compute 10 x 100 = 1000: compute shows 1000 / E = 500; 1500 cycles = 750 ns at 2 GHz.
+    r = BASE.estimate(_work(10), _dram_rows(10, 1))
+    assert r.independent_rows == 2
+    assert r.breakdown["dram"] == 1000 and r.breakdown["compute"] == 500
+    assert r.cycles == 1500 and r.seconds == pytest.approx(750e-9)
+    assert r.dram_read_bytes == 640 and r.dram_write_bytes == 0
+    assert r.dram_bw_gbps == pytest.approx(640 / 750e-9 / 1e9)
     assert not r.bandwidth_bound
 
 
-def test_all_accesses_miss_to_dram():
-    # 80 misses x 200 cycles = 16000 stall; 17000 cycles = 8.5 us; 80 x 64 B = 5120 B -> 0.6024 GB/s.
-    r = BASE.estimate(_work(10), llc_misses=80)
-    assert r.memory_stall_cycles == 16000
-    assert r.cycles == 17000
-    assert r.seconds == pytest.approx(8.5e-6)
-    assert r.dram_read_bytes == 5120 and r.dram_write_bytes == 0
-    assert r.dram_bw_gbps == pytest.approx(5120 / 8.5e-6 / 1e9)
+def test_a_row_is_charged_once_not_per_line():
+    # 10 rows of 8 lines: E = max(1, 16 / 22) = 1; latency 10 x 200 = 2000, bandwidth 80 x 50 = 4000 -> 4000.
+    # The same 80 lines as 80 one-line rows: E = 2, latency 80 x 200 / 2 = 8000 -> 8000.
+    rows = BASE.estimate(_work(0), _dram_rows(10, 8))
+    lines = BASE.estimate(_work(0), MemoryCounts.per_line(llc_misses=80))
+    assert rows.cycles == 4000 and rows.independent_rows == 1
+    assert lines.cycles == 8000
 
 
-def test_each_level_charged_its_own_latency():
-    # 3 L1 + 2 L2 + 1 LLC hit + 1 miss = 3*4 + 2*12 + 40 + 200 = 276 cycles of stall.
-    r = BASE.estimate(_work(0), l1_hits=3, l2_hits=2, llc_hits=1, llc_misses=1)
-    assert r.memory_stall_cycles == 276
-    assert r.compute_cycles == 0
+def test_software_prefetch_adds_rows_in_flight():
+    # With 80 fill buffers the bandwidth bound of 10 x 8-line rows is 80 x 200 / 80 = 200; latency
+    # bound 10 x 200 / E: E = 1 without prefetch (2000), 1 + 3 with a distance of 3 (500).
+    wide = BASE.with_overrides(fill_buffers=80)
+    assert wide.estimate(_work(0), _dram_rows(10, 8)).cycles == 2000
+    assert wide.with_overrides(prefetch_distance=3).estimate(_work(0), _dram_rows(10, 8)).cycles == 500
 
 
-def test_mlp_divides_the_stall_cycles_not_the_compute():
-    one = BASE.estimate(_work(10), llc_hits=50, llc_misses=30)
-    two = BASE.with_overrides(mlp=2).estimate(_work(10), llc_hits=50, llc_misses=30)
-    four = BASE.with_overrides(mlp=4).estimate(_work(10), llc_hits=50, llc_misses=30)
-    assert two.memory_stall_cycles == one.memory_stall_cycles / 2
-    assert four.memory_stall_cycles == two.memory_stall_cycles / 2
-    assert one.compute_cycles == two.compute_cycles == 1000
+def test_a_measured_row_bandwidth_replaces_littles_law():
+    # 2 GB/s at 2 GHz = 1 B per cycle: 80 lines x 64 B = 5120 cycles > latency bound 2000.
+    r = BASE.with_overrides(dram_row_gbps=2.0).estimate(_work(0), _dram_rows(10, 8))
+    assert r.cycles == 5120
 
 
-def test_write_backs_add_dram_bytes_but_no_stall():
-    without = BASE.estimate(_work(10), llc_misses=80)
-    with_wb = BASE.estimate(_work(10), llc_misses=80, dram_write_bytes=640)
-    assert with_wb.cycles == without.cycles
-    assert with_wb.dram_bytes == 5120 + 640
-    assert with_wb.dram_bw_gbps == pytest.approx(5760 / 8.5e-6 / 1e9)
+def test_each_level_is_charged_its_own_latency():
+    # One-line rows, E = 2: 4 L2 rows 4 x 12 / 2 = 24 (bandwidth 4 x 12 / 4 = 12); 5 LLC rows 5 x 40 / 2 = 100;
+    # 1 DRAM row 200 / 2 = 100; L1 rows cost nothing beyond compute.
+    counts = MemoryCounts(rows=(7, 4, 5, 1), row_lines=(7, 4, 5, 1))
+    r = BASE.estimate(_work(0), counts)
+    assert (r.breakdown["l2"], r.breakdown["llc"], r.breakdown["dram"]) == (24, 100, 100)
+    assert r.cycles == 224
 
 
-def test_explicit_read_bytes_replace_misses_times_line():
-    r = BASE.estimate(_work(10), llc_misses=80, dram_read_bytes=1000)
+def test_compute_bound_runs_hide_memory_behind_compute():
+    # Compute 100 x 100 = 10000 > memory 1000 (first test's rows): memory shows 1000 / E = 500.
+    r = BASE.estimate(_work(100), _dram_rows(10, 1))
+    assert r.breakdown["compute"] == 10000 and r.breakdown["dram"] == 500
+    assert r.cycles == 10500
+
+
+def test_page_walks_cost_their_reads_and_the_walker():
+    # 10 walks, each 20 cycles + a page-table read from the LLC (40), one walker: 600 cycles.
+    r = BASE.estimate(_work(0), MemoryCounts(walks=10, walk_reads=(0, 0, 10, 0)))
+    assert r.breakdown["tlb_walk"] == 600 and r.cycles == 600
+
+
+def test_calls_add_kernel_and_framework_overheads():
+    model = BASE.with_overrides(kernel_call_cycles=50, call_overhead_cycles=100)
+    r = model.estimate(_work(0), NO_MEMORY, calls=3, framework_calls=26)
+    assert r.breakdown["calls"] == 3 * 50 + 26 * 100 and r.cycles == 2750
+
+
+def test_write_backs_take_dram_bandwidth():
+    # 100 written-back lines + 10 read lines at 50 cycles a line (Little) = 5500 > latency 1000;
+    # compute 1000 shows 500.
+    r = BASE.estimate(_work(10), _dram_rows(10, 1, dram_write_bytes=6400))
+    assert r.breakdown["dram"] == 5500 and r.cycles == 6000
+    assert r.dram_bytes == 640 + 6400
+
+
+def test_explicit_read_bytes_replace_rows_times_line():
+    r = BASE.estimate(_work(10), _dram_rows(10, 1, dram_read_bytes=1000))
     assert r.dram_read_bytes == 1000
 
 
-def test_frequency_converts_cycles_to_seconds():
-    slow = BASE.with_overrides(freq_ghz=1.0).estimate(_work(10), llc_hits=80)
-    fast = BASE.with_overrides(freq_ghz=4.0).estimate(_work(10), llc_hits=80)
-    assert slow.cycles == fast.cycles == 4200
-    assert slow.seconds == pytest.approx(4.2e-6)
-    assert fast.seconds == pytest.approx(1.05e-6)
-
-
 def test_bandwidth_cap_binds_when_traffic_exceeds_peak():
-    # Uncapped: 5120 B in 8.5 us = 0.60 GB/s. A 0.1 GB/s peak needs 51.2 us.
-    capped = BASE.with_overrides(peak_dram_gbps=0.1).estimate(_work(10), llc_misses=80)
-    assert capped.bandwidth_bound
-    assert capped.seconds == pytest.approx(5120 / 0.1e9)
-    assert capped.dram_bw_gbps == pytest.approx(0.1)
-    assert capped.cycles == pytest.approx(capped.seconds * 2e9)
+    # First test: 640 B in 750 ns; at 0.5 GB/s 640 B take 1.28 us = 2560 cycles: the cap adds 1060.
+    r = BASE.with_overrides(peak_dram_gbps=0.5).estimate(_work(10), _dram_rows(10, 1))
+    assert r.bandwidth_bound
+    assert r.seconds == pytest.approx(1.28e-6) and r.cycles == pytest.approx(2560)
+    assert r.breakdown["bandwidth_cap"] == pytest.approx(1060)
+    assert r.dram_bw_gbps == pytest.approx(0.5)
 
 
 def test_bandwidth_cap_does_not_bind_below_peak():
-    free = BASE.estimate(_work(10), llc_misses=80)
-    capped = BASE.with_overrides(peak_dram_gbps=100.0).estimate(_work(10), llc_misses=80)
+    free = BASE.estimate(_work(10), _dram_rows(10, 1))
+    capped = BASE.with_overrides(peak_dram_gbps=100.0).estimate(_work(10), _dram_rows(10, 1))
     assert not capped.bandwidth_bound
-    assert capped.cycles == free.cycles and capped.dram_bw_gbps == free.dram_bw_gbps
+    assert capped.cycles == free.cycles and capped.breakdown["bandwidth_cap"] == 0
+
+
+_LEVEL_COUNTS = st.tuples(*[st.integers(0, 10**5)] * 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10**5), _LEVEL_COUNTS, st.integers(1, 16), st.integers(0, 10**4), st.integers(0, 8),
+       st.integers(0, 10**5), st.booleans())
+def test_breakdown_sums_to_cycles(lookups, rows, lines_per_row, walks, distance, calls, capped):
+    model = BASE.with_overrides(kernel_call_cycles=30, peak_dram_gbps=0.2 if capped else None,
+                                prefetch_distance=distance)
+    counts = MemoryCounts(rows=rows, row_lines=tuple(n * lines_per_row for n in rows), walks=walks,
+                          walk_reads=(0, walks, 0, walks))
+    if lookups == 0 and rows[3] == 0 and calls == 0 and walks == 0:
+        return
+    r = model.estimate(_work(lookups), counts, calls=calls)
+    assert set(r.breakdown) == set(BREAKDOWN)
+    assert sum(r.breakdown.values()) == pytest.approx(r.cycles, rel=1e-12)
+    assert all(value >= 0 for value in r.breakdown.values())
+    assert r.cycles >= max(r.compute_cycles, r.memory_stall_cycles) - 1e-9
 
 
 @settings(max_examples=40, deadline=None)
@@ -111,20 +159,40 @@ def test_bandwidth_cap_does_not_bind_below_peak():
     st.integers(1, 10**6), st.integers(0, 10**6), st.integers(1, 10**6),
 )
 def test_bandwidth_ratio_is_bytes_ratio_over_time_ratio(lk1, hits1, miss1, lk2, hits2, miss2):
-    a = BASE.estimate(_work(lk1), llc_hits=hits1, llc_misses=miss1)
-    b = BASE.estimate(_work(lk2), llc_hits=hits2, llc_misses=miss2)
+    a = BASE.estimate(_work(lk1), MemoryCounts.per_line(llc_hits=hits1, llc_misses=miss1))
+    b = BASE.estimate(_work(lk2), MemoryCounts.per_line(llc_hits=hits2, llc_misses=miss2))
     bw_ratio = a.dram_bw_gbps / b.dram_bw_gbps
     assert bw_ratio == pytest.approx((a.dram_bytes / b.dram_bytes) / (a.seconds / b.seconds), rel=1e-12)
 
 
 def test_numpy_counts_are_accepted():
-    r = BASE.estimate(_work(np.int64(10)), llc_misses=np.uint64(80), dram_write_bytes=np.int64(64))
+    counts = MemoryCounts.per_line(llc_misses=np.uint64(80), dram_write_bytes=np.int64(64))
+    r = BASE.estimate(_work(np.int64(10)), counts)
     assert r.dram_bytes == 80 * 64 + 64
 
 
-def test_traffic_without_time_is_an_error():
-    with pytest.raises(ValueError, match="zero modelled time"):
-        BASE.estimate(_work(0), dram_write_bytes=64)
+def test_traffic_alone_takes_bandwidth_time():
+    # 10 written-back lines, nothing read: 10 x 64 B at 4 x 64 / 200 B per cycle = 500 cycles.
+    r = BASE.estimate(_work(0), MemoryCounts(dram_write_bytes=640))
+    assert r.cycles == 500 and r.dram_bw_gbps == pytest.approx(640 / 250e-9 / 1e9)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rows": (1, 2, 3)}, "one count per level"),
+    ({"rows": (0, 0, 0, 5), "row_lines": (0, 0, 0, 4)}, "4.0 row lines for 5.0 rows"),
+    ({"walks": -1}, "walks must be a finite number >= 0"),
+    ({"dram_write_bytes": 1.5}, "dram_write_bytes must be a whole number"),
+])
+def test_bad_memory_counts_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MemoryCounts(**kwargs)
+
+
+def test_estimate_needs_memory_counts_and_calls():
+    with pytest.raises(ValueError, match="counts must be a MemoryCounts"):
+        BASE.estimate(_work(1), {"llc_misses": 3})
+    with pytest.raises(ValueError, match="calls must be a finite number >= 0"):
+        BASE.estimate(_work(1), NO_MEMORY, calls=-1)
 
 
 # --------------------------------------------------------------------------- op costs
@@ -186,7 +254,13 @@ def test_bad_work_groups_are_rejected():
 @pytest.mark.parametrize("kwargs, message", [
     ({"freq_ghz": 0}, "freq_ghz must be > 0"),
     ({"freq_ghz": float("nan")}, "freq_ghz must be a finite number"),
-    ({"mlp": 0.5}, "mlp .* must be >= 1"),
+    ({"fill_buffers": 0.5}, "fill_buffers must be >= 1"),
+    ({"page_walkers": 0}, "page_walkers must be >= 1"),
+    ({"rob_entries": 4}, "rob_entries must hold at least one row"),
+    ({"dram_row_gbps": 0}, "dram_row_gbps must be > 0 or None"),
+    ({"call_overhead_cycles": -1}, "call_overhead_cycles must be >= 0"),
+    ({"prefetch_distance": -1}, "prefetch_distance must be an integer >= 0"),
+    ({"prefetch_distance": 1.5}, "prefetch_distance must be an integer >= 0"),
     ({"l1_hit_cycles": -1}, "l1_hit_cycles must be >= 0"),
     ({"llc_hit_cycles": 500}, "must not decrease down the hierarchy"),
     ({"line_bytes": 0}, "line_bytes must be a positive integer"),
@@ -203,7 +277,7 @@ def test_invalid_parameters_are_rejected_with_the_constraint(kwargs, message):
 
 def test_model_is_frozen_and_hashable():
     with pytest.raises(AttributeError):
-        BASE.mlp = 3  # type: ignore[misc]
+        BASE.fill_buffers = 3  # type: ignore[misc]
     assert hash(BASE) == hash(TimingModel(**{f: getattr(BASE, f) for f in field_names()}))
 
 
@@ -218,9 +292,9 @@ def test_with_overrides_merges_per_label_cycles_and_rejects_unknown_keys():
 # --------------------------------------------------------------------------- CLI strings and TOML
 
 def test_parse_timing_overrides():
-    got = parse_timing_overrides(["llc_hit_cycles=70", "mlp = 8", "line_bytes=128", "peak_dram_gbps=none",
+    got = parse_timing_overrides(["llc_hit_cycles=70", "fill_buffers = 8", "line_bytes=128", "peak_dram_gbps=none",
                                   "compute_cycles_per_lookup.small=120.5", "name=mine"])
-    assert got == {"llc_hit_cycles": 70.0, "mlp": 8.0, "line_bytes": 128, "peak_dram_gbps": None,
+    assert got == {"llc_hit_cycles": 70.0, "fill_buffers": 8.0, "line_bytes": 128, "peak_dram_gbps": None,
                    "compute_cycles_per_lookup": {"small": 120.5}, "name": "mine"}
     model = TimingModel().with_overrides(**got)
     assert model.peak_dram_gbps is None and model.cycles_per_lookup(ROW, "small") == 120.5
@@ -229,10 +303,10 @@ def test_parse_timing_overrides():
 @pytest.mark.parametrize("item, message", [
     ("llc", "expected KEY=VALUE"),
     ("llc_latency=3", "unknown key 'llc_latency'"),
-    ("mlp=fast", "'fast' is not a number"),
+    ("fill_buffers=fast", "'fast' is not a number"),
     ("compute_cycles_per_lookup.=3", "needs a label after the dot"),
     ("line_bytes=1.5", "line_bytes must be an integer"),
-    ("mlp=inf", "must be finite"),
+    ("fill_buffers=inf", "must be finite"),
 ])
 def test_parse_timing_overrides_errors_name_the_item(item, message):
     with pytest.raises(ValueError, match=message) as error:
@@ -243,12 +317,12 @@ def test_parse_timing_overrides_errors_name_the_item(item, message):
 def test_toml_round_trip(tmp_path):
     path = tmp_path / "cpu.toml"
     path.write_text(
-        "[timing]\nname = \"lab\"\nfreq_ghz = 2.5\nllc_hit_cycles = 60\ndram_cycles = 250\nmlp = 6\n"
+        "[timing]\nname = \"lab\"\nfreq_ghz = 2.5\nllc_hit_cycles = 60\ndram_cycles = 250\nfill_buffers = 6\n"
         "peak_dram_gbps = 100.0\n\n[compute_cycles_per_lookup]\nsmall = 80\nplain = 40.5\n"
     )
     overrides = load_overrides_toml(path)
     model = TimingModel().with_overrides(**overrides)
-    assert (model.name, model.freq_ghz, model.llc_hit_cycles, model.dram_cycles, model.mlp, model.peak_dram_gbps) == (
+    assert (model.name, model.freq_ghz, model.llc_hit_cycles, model.dram_cycles, model.fill_buffers, model.peak_dram_gbps) == (
         "lab", 2.5, 60.0, 250.0, 6.0, 100.0)
     assert dict(model.compute_cycles_per_lookup) == {"plain": 40.5, "small": 80.0}
     # Fields not in the file keep their values.
@@ -277,8 +351,8 @@ def test_toml_unknown_table_and_syntax(tmp_path):
 
 def test_toml_values_are_validated_by_the_model(tmp_path):
     path = tmp_path / "v.toml"
-    path.write_text("[timing]\nmlp = 0\n")
-    with pytest.raises(ValueError, match="mlp"):
+    path.write_text("[timing]\nfill_buffers = 0\n")
+    with pytest.raises(ValueError, match="fill_buffers"):
         TimingModel().with_overrides(**load_overrides_toml(path))
 
 
