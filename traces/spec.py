@@ -7,6 +7,9 @@ crosses process pools as is; ``build()`` makes the ``ModelTrace`` in this proces
 ``to_argv()`` gives the command-line arguments that rebuild the same spec in another
 (``memprof trace``/``simulate``/... and ``python -m memprof.hw.kernel_runner`` read them).
 
+``phase`` (forward, default | backward | train), ``grad`` (sparse | dense) and ``optimizer``
+(sgd | adagrad) pick the pass traced (traces.training); the last two matter only off forward.
+
 ``coerce_param`` is the one parser of representation parameters given as text
 (``--param memrec.d=50000``, sweep axes, child argv): the type comes from the
 representation's config field; booleans accept true/false, 1/0, yes/no, on/off.
@@ -28,6 +31,7 @@ from traces.generator import SyntheticGenerator, parse_pooling
 from traces.skew import get_skew
 from traces.representations import REGISTRY, Representation, build, config_fields
 from traces.stream import ModelTrace
+from traces.training import TrainConfig, check_grad, check_optimizer, check_phase
 from traces.workloads import TableSpec, Workload, get_workload
 
 __all__ = ["TableSpec", "Workload", "TraceSpec", "coerce_param", "parse_param_items", "format_param",
@@ -161,6 +165,9 @@ class TraceSpec:
     data: str | None = None
     max_rows: int | None = None
     skew: str | None = None  # a traces.skew preset: sets alpha, pooling and the batch's active rows
+    phase: str = "forward"  # forward | backward | train (forward + backward + optimizer step)
+    grad: str = "sparse"  # the backward's gradient: sparse | dense
+    optimizer: str = "sgd"  # sgd | adagrad (row-wise)
 
     def __post_init__(self) -> None:
         if self.model not in REGISTRY:
@@ -171,6 +178,9 @@ class TraceSpec:
         def set_(name, value):  # normalise a field of this frozen instance
             object.__setattr__(self, name, value)
 
+        check_phase(self.phase)
+        check_grad(self.grad)
+        check_optimizer(self.optimizer)
         set_("dim", _whole("dim", self.dim, 1, optional=True))
         set_("max_rows", _whole("max_rows", self.max_rows, 1, optional=True))
         set_("batch_size", _whole("batch_size", self.batch_size, 1))
@@ -237,12 +247,16 @@ class TraceSpec:
                                                     caps=list(rep.workload.cardinalities)), self.batches)
             return ModelTrace(rep, batches, batch_size=self.batch_size, num_batches=self.batches,
                               line_bytes=self.line_bytes, chunk_entries=chunk_entries,
-                              source={"source": "dataset", "path": str(self.data)})
+                              source={"source": "dataset", "path": str(self.data)}, **self.training())
         active_reuse = get_skew(self.skew).active_reuse if self.skew is not None else 0.0
         generator = SyntheticGenerator(rep.workload, alpha=self.alpha, pooling=self.pooling, seed=self.seed,
                                        active_reuse=active_reuse)
         return ModelTrace(rep, generator=generator, batch_size=self.batch_size, num_batches=self.batches,
-                          line_bytes=self.line_bytes, chunk_entries=chunk_entries)
+                          line_bytes=self.line_bytes, chunk_entries=chunk_entries, **self.training())
+
+    def training(self) -> dict:
+        """ModelTrace's phase arguments: the phase and its ``TrainConfig``."""
+        return {"phase": self.phase, "train": TrainConfig(grad=self.grad, optimizer=self.optimizer)}
 
     def chunks(self) -> Iterator[np.ndarray]:
         """The trace's address chunks (a set-partition job's source protocol, with ``describe``)."""
@@ -259,7 +273,7 @@ class TraceSpec:
             return int(sum(batch.num_lookups for batch in trace.batches()))
         rep, position, lookups = trace.representation, 0, 0
         for batch in trace.batches():
-            start, position = position, position + int(rep.emit(batch, self.line_bytes).shape[0])
+            start, position = position, position + int(trace.emit(batch).shape[0])
             if start < warmup_accesses < position:
                 return None
             if start >= warmup_accesses:
@@ -278,6 +292,8 @@ class TraceSpec:
         out.update(batch_size=self.batch_size, batches=self.batches, seed=self.seed, alpha=self.alpha)
         if self.pooling is not None:
             out["pooling"] = self.pooling
+        if self.phase != "forward":
+            out.update(phase=self.phase, grad=self.grad, optimizer=self.optimizer)
         return {**out, **self.param_dict}
 
     def to_argv(self) -> list[str]:
@@ -296,6 +312,8 @@ class TraceSpec:
             argv += ["--data", self.data]
         if self.max_rows is not None:
             argv += ["--max-rows", str(self.max_rows)]
+        if self.phase != "forward":
+            argv += ["--phase", self.phase, "--grad", self.grad, "--optimizer", self.optimizer]
         for key, value in self.params:
             argv += ["--param", f"{self.model}.{key}={format_param(value)}"]
         return argv

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from memprof.hw.calibrate import load_calibration
+from memprof.hw.calibrate import calibrate_timing
 from memprof.hw.host import cpu_preset
 from memprof.run.driver import StreamPosition, Warmup, batch_stream, drive, resolve_warmup
 from memprof.run.longrun import CheckpointPolicy, Interrupted, LongRun, trace_file_fingerprint
@@ -25,11 +25,14 @@ from memprof.report.schema import ANALYSIS_COLUMNS
 from sim.config import CacheConfig
 from sim.sizes import format_size
 from sim.engine.simulator import Simulator
+from sim.hierarchy_pass import HierarchyPass
 from sim.timing.model import MemoryCounts, TimingModel
-from traces.representations.base import OpCounts
+from sim.tlb import PAGE_SIZES as TLB_PAGE_SIZES, Tlb, TlbConfig, TlbStats, page_size_name
+from traces.representations.base import DEFAULT_PREFETCH_DISTANCE, OpCounts
 from traces.stream import ModelTrace
 
 BASELINE = "dlrm"
+HIERARCHY_BYTES_PER_ACCESS = 3 * (8 + 1) + 3  # sim.hierarchy_pass: expanded uint64 + kind, then served, per access
 RESULT_COLUMNS = ANALYSIS_COLUMNS  # declared once, in memprof.report.schema
 
 
@@ -55,6 +58,7 @@ class CacheSetup:
     l2: CacheConfig | None = None  # replaces the preset's L2
     prefetch: bool = False  # next-line prefetcher at the LLC
     seed: int = 0  # random/BRRIP/DRRIP streams and set sampling
+    page_bytes: int | None = 4096  # the TLB's page size (sim.tlb.PAGE_SIZES); None: no TLB, no walks
 
     def __post_init__(self):
         if not self.llc_sizes:
@@ -68,6 +72,9 @@ class CacheSetup:
             level = getattr(self, name)
             if level is not None and level.line_bytes != self.line_bytes:
                 raise ValueError(f"{name} line_bytes={level.line_bytes}: must equal the LLC's {self.line_bytes}")
+        if self.page_bytes is not None and self.page_bytes not in TLB_PAGE_SIZES:
+            raise ValueError(f"page size {self.page_bytes} B: must be one of "
+                             + ", ".join(TLB_PAGE_SIZES.values()))
 
     def llc_configs(self) -> list[CacheConfig]:
         return [CacheConfig(size, self.ways, self.line_bytes, self.policy, self.seed) for size in self.llc_sizes]
@@ -83,6 +90,10 @@ class ModelRun:
     params: dict
     lookups_per_feature: np.ndarray
     results: list = field(default_factory=list)  # one SimResult per LLC size
+    rows: list = field(default_factory=list)  # one sim.rows.RowStats per LLC size
+    tlb: TlbStats | None = None  # the TLB's counts (None: no TLB simulated)
+    batches: int = 0  # measured batches (one kernel call each)
+    framework_calls_per_batch: int = 0  # a framework's operator calls per batch (Representation's)
 
 
 def _private_configs(preset, setup: CacheSetup):
@@ -107,47 +118,53 @@ def _private_record(preset, setup: CacheSetup) -> dict | None:
 
 
 class _ModelConsumer:
-    """The driver's consumer for one representation: one simulator per LLC size fed each batch's
-    addresses, and the lookups per feature of the measured (post-warm-up) batches."""
+    """The driver's consumer for one representation: the TLB and one simulator per LLC size
+    (``sim.hierarchy_pass.HierarchyPass``) fed each batch's addresses, and the lookups per
+    feature and the batches of the measured (post-warm-up) part."""
 
-    def __init__(self, rep, sims: list[Simulator]):
-        self.rep, self.sims = rep, sims
+    def __init__(self, rep, hierarchy: HierarchyPass):
+        self.rep, self.hierarchy = rep, hierarchy
         self.lookups = np.zeros(rep.workload.num_features, dtype=np.int64)
+        self.batches = 0
         self.measuring = False
 
     @property
     def position(self) -> int:
-        return self.sims[0].fed
+        return self.hierarchy.fed
 
     def feed(self, item, offset: int) -> None:
-        for sim in self.sims:
-            sim.feed(item.addrs)
+        self.hierarchy.feed(item.addrs)
         if self.measuring:
             batch = item.batch
             self.lookups += np.diff(batch.offsets).reshape(batch.num_features, batch.batch_size).sum(axis=1)
+            self.batches += 1
 
     def end_warmup(self) -> None:
-        for sim in self.sims:
-            sim.reset_stats()
+        self.hierarchy.reset_stats()
         self.measuring = True
 
     def result(self) -> ModelRun:
-        return _model_run(self.rep, self.lookups.copy(), self.sims)
+        rep = self.rep
+        passed = self.hierarchy.results()
+        return ModelRun(rep.name, rep.memory_bytes, rep.compression, {**rep.describe(), "dim": rep.dim},
+                        self.lookups.copy(), [r for r, _ in passed.per_sim], [rows for _, rows in passed.per_sim],
+                        passed.tlb, self.batches, rep.framework_calls_per_batch)
 
     def checkpoint_objects(self) -> dict:
-        return {f"llc{i}": sim for i, sim in enumerate(self.sims)}
+        return self.hierarchy.checkpoint_objects("llc")
 
     def checkpoint_extra(self) -> dict:
-        return {"lookups": self.lookups.tolist(), "measuring": self.measuring}
+        return {"lookups": self.lookups.tolist(), "measuring": self.measuring, "batches": self.batches}
 
     def restore_extra(self, extra: dict) -> None:
         self.lookups[:] = np.asarray(extra["lookups"], dtype=np.int64)
         self.measuring = bool(extra["measuring"])
+        self.batches = int(extra["batches"])
 
 
-def _model_run(rep, lookups, sims) -> ModelRun:
-    params = {**rep.describe(), "dim": rep.dim}
-    return ModelRun(rep.name, rep.memory_bytes, rep.compression, params, lookups, [s.result() for s in sims])
+def tlb_config(preset, setup: CacheSetup) -> TlbConfig | None:
+    """The preset's DTLB/STLB and paging-structure cache for the setup's page size (None: no TLB)."""
+    return None if setup.page_bytes is None else preset.tlb[page_size_name(setup.page_bytes)]
 
 
 def simulate_model(trace: ModelTrace, setup: CacheSetup, cpu, progress: bool = True, *,
@@ -167,7 +184,8 @@ def simulate_model(trace: ModelTrace, setup: CacheSetup, cpu, progress: bool = T
     l1, l2 = _private_configs(cpu, setup)
     sims = [Simulator(cfg, l1=l1, l2=l2, inclusive=setup.inclusive, prefetch=setup.prefetch,
                       sample_sets=setup.sample_sets, threads=setup.threads) for cfg in setup.llc_configs()]
-    consumer = _ModelConsumer(rep, sims)
+    tlb = tlb_config(cpu, setup)
+    consumer = _ModelConsumer(rep, HierarchyPass(sims, Tlb(tlb) if tlb is not None else None))
     warm = Warmup(resolve_warmup(setup.warmup, trace.num_batches, steps=True), steps=True)
 
     def state() -> tuple[dict, dict]:
@@ -178,32 +196,59 @@ def simulate_model(trace: ModelTrace, setup: CacheSetup, cpu, progress: bool = T
     return consumer.result()
 
 
-def timed_rows(run: ModelRun, timing: TimingModel, ops: OpCounts) -> list[dict]:
-    """One result row per LLC size: the simulator's counts plus the timing model's estimate
-    (``ops``: the representation's operations per lookup, ``Representation.op_counts()``)."""
-    rows = []
-    for result in run.results:
-        record = result.to_record()
-        scale = result.scale
-        upper = {lvl.level: lvl for lvl in result.levels[:-1]}
+def memory_counts(result, rows, tlb, sampled: bool) -> MemoryCounts:
+    """What the timing model needs from one simulator: rows by the level of their slowest line
+    (``sim.rows``), page walks and where their reads were served, DRAM bytes. Levels map to
+    (L1, L2, LLC, DRAM) whether or not private levels were simulated. Under LLC set sampling
+    a row's lines fall in sets mostly not simulated: each line then counts as its own row
+    (the scaled per-line estimate)."""
+    scale = result.scale
+    dram = dict(dram_read_bytes=round(result.dram_read_bytes * scale),
+                dram_write_bytes=round(result.dram_write_bytes * scale))
+    walks = tlb.walks if tlb is not None else 0
+    pad = (0,) * (4 - len(rows.levels))  # LLC only: no L1/L2 columns
+    walk_reads = pad + tuple(a + b for a, b in zip(rows.leaf_reads, rows.upper_reads))
+    if sampled:
         llc = result.llc_estimate()
-        counts = MemoryCounts.per_line(
-            l1_hits=upper["L1"].hits if "L1" in upper else 0,
-            l2_hits=upper["L2"].hits if "L2" in upper else 0,
-            llc_hits=llc.hits, llc_misses=llc.misses,
-            dram_read_bytes=round(result.dram_read_bytes * scale),
-            dram_write_bytes=round(result.dram_write_bytes * scale),
-        )
-        estimate = timing.estimate(ops.work(run.lookups_per_feature.tolist()), counts)
-        rows.append({
+        return MemoryCounts(rows=(0, 0, llc.hits, llc.misses), row_lines=(0, 0, llc.hits, llc.misses),
+                            walks=walks, walk_reads=walk_reads, **dram)
+    return MemoryCounts(rows=pad + rows.rows, row_lines=pad + rows.row_lines, walks=walks, walk_reads=walk_reads,
+                        **dram)
+
+
+def run_work(run: ModelRun, ops: OpCounts) -> list:
+    """The timing model's work groups of a run: per feature (label, ops per lookup, lookups), and
+    for a training phase the per-batch operations of a dense update. Off the forward phase
+    every group is priced from op counts (label None): calibration measures forward kernels."""
+    work = ops.work(run.lookups_per_feature.tolist())
+    if ops.phase == "forward":
+        return work
+    return [(None, o, n) for _, o, n in work] + ([(None, ops.per_batch, run.batches)] if ops.per_batch else [])
+
+
+def timed_rows(run: ModelRun, timing: TimingModel, ops: OpCounts) -> list[dict]:
+    """One result row per LLC size: the simulator's counts plus the timing model's estimate and
+    its breakdown (``ops``: the representation's operations per lookup, ``ModelTrace.op_counts()``)."""
+    out = []
+    for result, rows in zip(run.results, run.rows):
+        record = result.to_record()
+        counts = memory_counts(result, rows, run.tlb, sampled=result.sampled_sets < result.total_sets)
+        estimate = timing.estimate(run_work(run, ops), counts, calls=run.batches,
+                                   framework_calls=run.batches * run.framework_calls_per_batch)
+        walk_llc_misses = rows.leaf_reads[-1] + rows.upper_reads[-1]
+        out.append({
             **record,
+            "accesses": int(sum(rows.data_lines) + rows.unsimulated_data_lines),  # trace accesses: walk reads apart
             "model": run.model, "model_bytes": run.model_bytes, "compression": run.compression,
             "lookups": int(run.lookups_per_feature.sum()),
             "compute_cycles": estimate.compute_cycles, "memory_stall_cycles": estimate.memory_stall_cycles,
             "cycles": estimate.cycles, "seconds": estimate.seconds, "dram_bw_gbps": estimate.dram_bw_gbps,
             "bandwidth_bound": estimate.bandwidth_bound,
+            **{f"cycles_{term}": value for term, value in estimate.breakdown.items()},
+            "rows": int(sum(rows.rows)), "tlb_walks": run.tlb.walks if run.tlb is not None else 0,
+            "walk_llc_misses": int(walk_llc_misses), "rows_in_flight": estimate.independent_rows,
         })
-    return rows
+    return out
 
 
 RATIO_COLUMNS = ("cycles_ratio", "llc_misses_ratio", "dram_bw_ratio")
@@ -287,7 +332,7 @@ def _partial_frame(rows: list[dict], stopped: Interrupted, timing: TimingModel, 
     current = []
     if stopped.result is not None:
         current = [{**row, "partial": True}
-                   for row in timed_rows(stopped.result, timing, trace.representation.op_counts())]
+                   for row in timed_rows(stopped.result, timing, trace.op_counts())]
     if not done and not current:
         return pd.DataFrame()
     frame = pd.DataFrame(done + current)
@@ -318,14 +363,16 @@ def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
         raise ValueError(f"the analysis needs the {BASELINE} baseline among the models")
     preset = cpu_preset(cpu)
     timing = preset.timing
+    sources = dict(preset.sources)
     if cpu == "host":
         params = {t.representation.name: {**t.representation.describe(), "dim": t.representation.dim}
                   for t in traces}
-        calibrated, compute_note = load_calibration(model_params=params)
-        timing = timing.with_overrides(**calibrated)
+        timing, compute_note, measured = calibrate_timing(timing, model_params=params)
+        sources.update(measured)
     else:
         compute_note = (f"compute costs: op counts x the {preset.name} preset's per-operation costs (assumed, "
                         "well-vectorised code); `memprof calibrate` + --cpu host uses costs measured here")
+    timing = timing.with_overrides(prefetch_distance=DEFAULT_PREFETCH_DISTANCE)  # the kernels' own
     timing = timing.with_overrides(**(timing_overrides or {}))
     first = traces[0]
     metadata = {
@@ -337,7 +384,11 @@ def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
         "private_levels": _private_record(preset, setup),
         "cpu_preset": preset.name,
         "timing": timing.describe(),
+        "timing_sources": sources,
         "compute_costs": compute_note,
+        "tlb": (tlb_config(preset, setup).describe() + "; page-walk reads go through the simulated caches: the "
+                "llc_* and dram_* counts include them (walk_llc_misses of the LLC misses), accesses does not")
+        if setup.page_bytes is not None else "none: no TLB simulated, no page walks",
         "models": {t.representation.name: t.representation.describe() for t in traces},
     }
     longrun = None
@@ -374,7 +425,7 @@ def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
                                        "batches_simulated": at.steps, "batches": at.steps_total,
                                        "accesses_simulated": at.accesses}
                 raise stopped.replace(frame=frame, metadata=metadata, message=message) from None
-            rows += timed_rows(run, timing, trace.representation.op_counts())
+            rows += timed_rows(run, timing, trace.op_counts())
             done = index + 1
             if longrun is not None and longrun.policy is not None:
                 longrun.save({}, saved())  # a model boundary: no simulator state to keep
@@ -398,7 +449,10 @@ def estimate_memory(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx
     for trace in traces:
         rep = trace.representation
         lookups = batch_lookups_estimate(trace)
-        peak_batch = max(peak_batch, batch_bytes(lookups, rep.max_lines_per_lookup(trace.line_bytes)))
+        lines = rep.max_lines_per_lookup(trace.line_bytes)
+        # the pass's buffers: the TLB's expansion (up to 3 addresses and kinds per access) and served levels
+        passes = lookups * lines * (HIERARCHY_BYTES_PER_ACCESS if setup.page_bytes is not None else 1)
+        peak_batch = max(peak_batch, batch_bytes(lookups, lines) + passes)
     return plan_analysis(state, peak_batch, budget_bytes)
 
 

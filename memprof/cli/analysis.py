@@ -21,6 +21,7 @@ from memprof.cli.options import (TIMING_PARAMS, WORKLOAD_PARAMS, cache_options, 
 from memprof.cli.options import (end_progress_lines, executor_options, executor_spec, finish_partial,
                                  output_dir_option, plot_option)
 from memprof.cli.options import check_analysis_memory, check_trace_line
+from memprof.cli.pss import run_pss, refuse_misplaced, table_options
 from memprof.run.checkpoint_store import CheckpointStore
 from memprof.run.executors import open_executor
 from memprof.run.longrun import Interrupted
@@ -28,7 +29,8 @@ from memprof.report.metadata import run_metadata
 from memprof.report import plots
 from memprof.report.output import write_files_or_keep
 from memprof.report.tables import emit, emit_analysis, render
-from memprof.analysis.reproduce import MEMREC_PAPER_PARAMS, PUBLISHED, assumptions, comparison, gather_rows, reproduce_jobs
+from memprof.analysis.reproduce import (MEMREC_PAPER_PARAMS, PUBLISHED, assumptions, cell_notes, comparison, gather_rows,
+                                       reproduce_jobs)
 from memprof.analysis.sweep import make_jobs, make_trace_jobs, parse_axes, run_sweep
 from sim.time_sampling import TimeSampling
 
@@ -57,9 +59,11 @@ def _interrupted(stop: Interrupted, what: str, hint: str = "") -> str:
                         "a directory you have is kept, its files of these names replaced).")
 @output_options(output=False)
 @executor_options
+@table_options
 @click.pass_context
 @runtime_errors
-def reproduce(ctx, output_dir, fmt, params, llc, timing_items, timing_file, jobs, use_dask, scheduler, **kwargs):
+def reproduce(ctx, output_dir, fmt, params, llc, timing_items, timing_file, jobs, use_dask, scheduler, table="memrec",
+              budget=None, pss_rows=None, repeats=3, **kwargs):
     """Regenerate the Mem-Rec LLC-size table (14/28/56 MB) beside the published ratios.
 
     Runs full DLRM and Mem-Rec (d = d' = 75000, k = 1, k' = 4, l = 128 unless --param
@@ -72,13 +76,17 @@ def reproduce(ctx, output_dir, fmt, params, llc, timing_items, timing_file, jobs
     Examples:
       memprof reproduce -o out/ --alpha 1.05 --cpu icx
       memprof reproduce -o out/ --jobs 3
+      memprof reproduce --table pss -o pss/ --pss-rows 4M,16M,64M     (PSS Table 2, docs/training.md)
     """
+    refuse_misplaced(ctx, table)
+    if table == "pss":
+        return run_pss(ctx, output_dir, fmt, kwargs["seed"], budget, pss_rows, repeats, kwargs["progress"])
     spec = executor_spec(jobs, use_dask, scheduler)
     check_cache(ctx, kwargs, preset_levels=True)
     models = ["dlrm", "memrec"]
     model_params = parse_model_params(params, models)
     model_params["memrec"] = {**MEMREC_PAPER_PARAMS, **model_params.get("memrec", {})}
-    timing = timing_overrides(kwargs["cpu"], timing_items, timing_file)
+    timing = timing_overrides(kwargs["cpu"], timing_items, timing_file, kwargs["call_overhead"])
     sizes = llc_list(llc)
     setup = cache_setup(ctx, kwargs, sizes, threads=1 if spec.parallel else None)
     specs = _trace_specs(models, kwargs, model_params)
@@ -111,6 +119,7 @@ def reproduce(ctx, output_dir, fmt, params, llc, timing_items, timing_file, jobs
     metadata["cache"] = {**metadata["cache"], "llc_sizes": list(sizes)}
     table = comparison(frame)
     notes = assumptions({**metadata, "alpha": kwargs["alpha"]})
+    cells = cell_notes(frame)
     meta = run_metadata(**metadata, executor=spec.describe())
     title = f"{metadata['workload']['name']}, alpha {kwargs['alpha']}, {kwargs['cpu']} timing"
     write_files_or_keep(out, {
@@ -121,11 +130,13 @@ def reproduce(ctx, output_dir, fmt, params, llc, timing_items, timing_file, jobs
         "comparison.csv": render(table, "csv", kind="comparison"),
         "comparison.md": render(table, "markdown", kind="comparison"),
         "ASSUMPTIONS.md": "# Assumptions\n\n" + "".join(f"- {n}\n" for n in notes)
+                          + "\n## Each published cell\n\n" + "".join(f"- {n}\n" for n in cells)
                           + "\n```json\n" + json.dumps(meta, indent=2, default=str) + "\n```\n",
     })
     write_files_or_keep(out, {  # after the tables: a plot that fails never costs the results
         "ratios.png": plots.ratio_bars(frame, None, published=PUBLISHED, title=title),
         "miss_ratio.png": plots.miss_ratio_by_llc(frame, None, title=title),
+        "cpi_stack.png": plots.cpi_stack(frame, None, title=f"{title}: where the cycles go"),
     })
     emit(table, fmt, kind="comparison")
     if fmt == "table":
@@ -216,7 +227,7 @@ def sweep(ctx, axes, trace_path, models, llc, timing_items, timing_file, fmt, ou
         check_trace_line(ctx, trace_path, kwargs)
         job_list = _trace_jobs(ctx, trace_path, parsed, llc, kwargs, time_sample, window_warmup, threads)
     else:
-        timing = timing_overrides(kwargs["cpu"], timing_items, timing_file)
+        timing = timing_overrides(kwargs["cpu"], timing_items, timing_file, kwargs["call_overhead"])
         setup = cache_setup(ctx, kwargs, llc_list(llc), threads=threads)
         specs = _trace_specs(chosen, kwargs, {})
         check_analysis_memory(specs, setup, kwargs["cpu"])  # the unswept configuration
@@ -237,7 +248,7 @@ def sweep(ctx, axes, trace_path, models, llc, timing_items, timing_file, fmt, ou
 
     def write(frame, metadata):
         emit_analysis(frame, fmt, output, metadata, all_columns=all_columns or trace_path is not None,
-                      metadata_path=metadata_path, keep=tuple(first), kind="sweep")
+                      metadata_path=metadata_path, keep=tuple(first), kind="sweep", breakdown=kwargs["breakdown"])
 
     try:
         with open_executor(spec) as pool:

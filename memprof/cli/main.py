@@ -10,9 +10,9 @@ from __future__ import annotations
 import click
 
 from memprof import __version__
-from memprof.cli import analysis, calibrate, hw, mrc, partitioned, simulate, trace, workload
+from memprof.cli import analysis, calibrate, hw, mrc, partitioned, simulate, trace, validate, workload
 
-COMMAND_MODULES = (trace, simulate, mrc, hw, analysis, calibrate, partitioned, workload)
+COMMAND_MODULES = (trace, simulate, mrc, hw, analysis, calibrate, partitioned, workload, validate)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

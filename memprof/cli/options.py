@@ -13,6 +13,7 @@ detected with click's parameter source, never by comparing with the default.
 from __future__ import annotations
 
 import functools
+import math
 import os
 
 import click
@@ -27,6 +28,7 @@ from memprof.hw.host import cpu_preset_names
 from traces.representations import REGISTRY, config_fields
 from traces.skew import SKEW_PRESETS
 from traces.stream import ModelTrace
+from traces.training import GRADS, OPTIMIZERS, PHASES
 from traces.workloads import PRESETS
 
 DEFAULT_ALPHA = 1.05
@@ -125,6 +127,14 @@ WORKLOAD_OPTIONS = {
                          help="Seed of the workload's token generator (the cache's streams: --cache-seed)."),
     "params": click.option("--param", "params", multiple=True, metavar="[MODEL.]FIELD=VALUE",
                            help="Representation parameter, e.g. memrec.d=50000 or robe.chunk=16 (repeatable)."),
+    "phase": click.option("--phase", type=click.Choice(PHASES), default="forward", show_default=True,
+                          help="Pass traced: forward (inference reads), backward (gradient scatter) or train "
+                               "(forward + backward + optimizer step; stores flagged). docs/training.md."),
+    "grad": click.option("--grad", type=click.Choice(GRADS), default="sparse", show_default=True,
+                         help="Backward's gradient (--phase backward/train): sparse (unique rows) or dense "
+                              "(a buffer the size of the parameters)."),
+    "optimizer": click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True,
+                              help="Optimizer step of --phase train: sgd or adagrad (row-wise)."),
 }
 # The parameters that describe a workload (refused where accesses come from a trace file).
 WORKLOAD_PARAMS = ("models", *WORKLOAD_OPTIONS)
@@ -181,7 +191,8 @@ def workload_opts(kwargs, model: str = "dlrm", model_params: dict | None = None)
             own = kwargs.params if kwargs.model == model else ()
             params = own if model_params is None else tuple((model_params.get(model) or {}).items())
             return replace(kwargs, model=model, params=params)
-        keys = ("workload", "dim", "batch_size", "batches", "pooling", "alpha", "seed", "line_bytes", "skew")
+        keys = ("workload", "dim", "batch_size", "batches", "pooling", "alpha", "seed", "line_bytes", "skew",
+                "phase", "grad", "optimizer")
         fields = {k: kwargs[k] for k in keys if kwargs.get(k) is not None}
         ctx = click.get_current_context(silent=True)
         if fields.get("skew") and ctx is not None:
@@ -406,30 +417,57 @@ def cache_setup(ctx: click.Context, kwargs: dict, llc_sizes: list[int], threads:
                           l1=level_config(kwargs, "l1"), l2=level_config(kwargs, "l2"),
                           inclusive=kwargs["inclusive"], prefetch=kwargs["prefetch"],
                           warmup=workload_warmup(kwargs["warmup"]), sample_sets=kwargs["sample_sets"],
-                          threads=kwargs["threads"] if threads is None else threads, seed=kwargs["cache_seed"])
+                          threads=kwargs["threads"] if threads is None else threads, seed=kwargs["cache_seed"],
+                          page_bytes=kwargs.get("page_size", 4096))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
 
 # -- timing and output options ---------------------------------------------------------------
 
-TIMING_PARAMS = ("cpu", "timing_items", "timing_file")
+TIMING_PARAMS = ("cpu", "timing_items", "timing_file", "page_size", "call_overhead", "breakdown")
+
+
+def _page_size(ctx, param, value):
+    from sim.tlb import page_size_bytes
+
+    try:
+        return page_size_bytes(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _call_overhead(ctx, param, value):
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise click.BadParameter(f"{value}: cycles per call must be a finite number >= 0", ctx=ctx, param=param)
+    return value
 
 
 def timing_options(func):
-    """CPU preset and timing-model overrides."""
+    """CPU preset, timing-model overrides, the TLB's page size, a framework's call overhead and
+    the cycle breakdown in the table view."""
     return _apply(func, [
         click.option("--cpu", default="icx", show_default=True,
                      help=f"Timing preset (and private levels): {', '.join(cpu_preset_names())}."),
         click.option("--timing", "timing_items", multiple=True, metavar="KEY=VALUE",
-                     help="Override a timing parameter, e.g. mlp=6 or dram_cycles=400 (repeatable)."),
+                     help="Override a timing parameter, e.g. fill_buffers=16 or dram_cycles=400 (repeatable)."),
         click.option("--timing-file", type=click.Path(exists=True, dir_okay=False),
                      help="TOML file with a [timing] table of overrides."),
+        click.option("--page-size", default="4KB", show_default=True, callback=_page_size,
+                     help="Pages of the tables' memory, for the simulated DTLB/STLB and the page walks "
+                          "(whose page-table reads go through the caches): 4KB, 2MB or 1GB."),
+        click.option("--call-overhead", type=float, default=None, metavar="CYCLES", callback=_call_overhead,
+                     help="Cycles of one framework operator call (e.g. PyTorch's dispatch), charged per "
+                          "embedding call a framework makes (dlrm: one per table) [default: 0, memprof's "
+                          "own kernels]."),
+        click.option("--breakdown", is_flag=True,
+                     help="Show where the cycles go (compute, L2, LLC, DRAM, TLB walks, calls, bandwidth cap) "
+                          "in the table view; CSV and JSON always carry it."),
     ])
 
 
-def timing_overrides(cpu: str, items, path) -> dict:
-    """Merge --timing-file and --timing (the latter wins); click errors name the problem."""
+def timing_overrides(cpu: str, items, path, call_overhead: float | None = None) -> dict:
+    """Merge --timing-file and --timing (the latter wins) and --call-overhead; click errors name the problem."""
     if cpu not in cpu_preset_names():
         raise click.BadParameter(f"unknown CPU preset {cpu!r}; known: {', '.join(cpu_preset_names())}", param_hint="--cpu")
     try:
@@ -443,6 +481,8 @@ def timing_overrides(cpu: str, items, path) -> dict:
         check_model_overrides(overrides)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--timing") from None
+    if call_overhead is not None:
+        overrides["call_overhead_cycles"] = call_overhead
     return overrides
 
 
@@ -706,6 +746,46 @@ def kernel_options(func):
                           "numba's thread count set for the call)."),
         click.option("--prefetch-distance", type=click.IntRange(min=0), default=DEFAULT_PREFETCH_DISTANCE,
                      show_default=True, help="Software-prefetch each row this many lookups ahead (0: off)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _core_counts(ctx, param, value):
+    """--cores: a comma list of counts >= 1, or LO..HI (the powers of two from LO to HI)."""
+    counts = []
+    try:
+        for item in csv_list(value):
+            if ".." in item:
+                lo, hi = (int(v) for v in item.split("..", 1))
+                if lo < 1 or hi < lo:
+                    raise ValueError
+                counts += [c for c in (1 << k for k in range(hi.bit_length())) if lo <= c <= hi]
+            else:
+                counts.append(int(item))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected core counts >= 1 as a comma list (1,2,4) or a "
+                                 "power-of-two range LO..HI (1..64)", ctx=ctx, param=param) from None
+    if not counts or min(counts) < 1:
+        raise click.BadParameter(f"{value!r}: every core count must be >= 1", ctx=ctx, param=param)
+    return list(dict.fromkeys(counts))
+
+
+def cores_options(func):
+    """--cores N[,N...] | LO..HI and --tables shared|private (comma list): the multi-core runs
+    (``memprof.analysis.multicore``, docs/multicore.md)."""
+    options = [
+        click.option("--cores", "cores", default="1", show_default=True, callback=_core_counts,
+                     help="Cores sharing the LLC, each with private L1/L2 and TLB: a comma list (1,2,4) or a "
+                          "power-of-two range (1..64); core c's workload seed is --seed + c."),
+        click.option("--tables", "tables", default="shared", show_default=True,
+                     type=click.Choice(["shared", "private", "shared,private", "private,shared"]),
+                     help="shared: one copy of the tables (threads); private: one copy per core (processes); "
+                          "shared,private: both."),
+        click.option("--socket-batches", "socket_batches", type=click.IntRange(min=1), default=None,
+                     help="Instead of --batches: each core runs ceil(N / cores) batches (at least 4), so every "
+                          "core count simulates about the same lookups."),
     ]
     for option in reversed(options):
         func = option(func)

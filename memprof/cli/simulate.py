@@ -121,10 +121,10 @@ def _simulate_workload(ctx, kwargs: dict, checkpoint, budget) -> None:
         if fmt in ("table", "markdown"):
             frame = label_unavailable(frame)  # CSV/JSON: null, the reason in the metadata
         emit_analysis(frame, fmt, output, metadata, all_columns=kwargs["all_columns"],
-                      metadata_path=kwargs["metadata_path"])
+                      metadata_path=kwargs["metadata_path"], breakdown=kwargs["breakdown"])
 
     chosen = model_list(kwargs["models"])
-    timing = timing_overrides(kwargs["cpu"], kwargs["timing_items"], kwargs["timing_file"])
+    timing = timing_overrides(kwargs["cpu"], kwargs["timing_items"], kwargs["timing_file"], kwargs["call_overhead"])
     setup = cache_setup(ctx, kwargs, llc_list(kwargs["llc"]))
     model_params = parse_model_params(kwargs["params"], chosen)
     opts = workload_opts(kwargs)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 DEFAULT_BATCH_SIZES = (1, 64, 128, 256, 512, 1024, 16384)
 RING_SAMPLES = 16384  # distinct samples cycled through per batch size (defeats cache reuse across calls)
+TRAIN_BUDGET_SHARE = 3  # off the forward phase the parameters get budget / this (gradient + optimizer state)
 
 
 def total_ram_bytes() -> int:
@@ -87,10 +88,17 @@ class BenchConfig:
     ring_samples: int = RING_SAMPLES
     threads: int = 1  # of the pooled() kernel
     prefetch_distance: int | None = None  # None: the kernels' default
+    phase: str = "forward"  # forward: pooled(); backward: the backward kernels; train: forward + backward + step
+    grad: str = "sparse"  # off forward: sparse | dense gradients (traces.training)
+    optimizer: str = "sgd"  # train: sgd | adagrad
 
     def __post_init__(self) -> None:
         from sim.jit import check_threads
         from traces.representations.base import check_prefetch_distance
+        from traces.training import TrainConfig, check_phase
+
+        check_phase(self.phase)
+        TrainConfig(grad=self.grad, optimizer=self.optimizer)
 
         check_threads(self.threads)
         if self.prefetch_distance is not None:
@@ -134,6 +142,8 @@ def worker_argv(config: BenchConfig, model: str, max_rows: int | None, output: s
     argv += ["--threads", str(config.threads)]
     if config.prefetch_distance is not None:
         argv += ["--prefetch-distance", str(config.prefetch_distance)]
+    if config.phase != "forward":
+        argv += ["--phase", config.phase, "--grad", config.grad, "--optimizer", config.optimizer]
     if config.dim is not None:
         argv += ["--dim", str(config.dim)]
     if max_rows is not None:
@@ -154,12 +164,15 @@ def run_bench(config: BenchConfig, json_dir: str | os.PathLike | None = None, *,
 
     budget = config.budget_bytes or default_budget_bytes()
     rows, models_meta = [], {}
+    # training keeps a gradient buffer (dense: the parameters' size) and optimizer state beside the
+    # parameters: the parameters get a third of the budget off the forward phase
+    table_budget = budget if config.phase == "forward" else budget // TRAIN_BUDGET_SHARE
     with tempfile.TemporaryDirectory(prefix="memprof-bench-") as tmp:
         out_dir = Path(json_dir) if json_dir else Path(tmp)
         out_dir.mkdir(parents=True, exist_ok=True)
         for model in config.models:
             cap, footprint = table_cap(model, config.workload, dim=config.dim, params=config.model_params(model),
-                                       budget_bytes=budget)
+                                       budget_bytes=table_budget)
             models_meta[model] = {"max_rows_cap": cap, "table_bytes": footprint,
                                   "json": str(out_dir / f"{model}.json") if json_dir else None}
             if log:
@@ -181,6 +194,9 @@ def run_bench(config: BenchConfig, json_dir: str | os.PathLike | None = None, *,
                            "loops": config.loops, "min_time": config.min_time},
                 "ring_samples": config.ring_samples, "models": models_meta, "threads": config.threads,
                 "prefetch_distance": config.prefetch_distance,
+                **({} if config.phase == "forward" else
+                   {"phase": config.phase, "grad": config.grad, "optimizer": config.optimizer,
+                    "table_budget_bytes": table_budget}),
                 "table_fill": "constant (lookup time does not depend on values)"}
     return frame, metadata
 
@@ -223,6 +239,8 @@ def _add_cmdline_args(cmd, args) -> None:
         cmd += ["--pooling", args.pooling]
     for item in args.param:
         cmd += ["--param", item]
+    if args.phase != "forward":
+        cmd += ["--phase", args.phase, "--grad", args.grad, "--optimizer", args.optimizer]
 
 
 def _setup(batch_size: int):
@@ -248,7 +266,35 @@ def _setup(batch_size: int):
         out = np.empty((features, batch_size, rep.dim), dtype=np.float32)  # reused, as in production
         rep.pooled(ring[0], out, **_kernel_kwargs())  # compile or load the kernel before any timing
         _STATE[batch_size] = [ring, 0, out]
+        if args.phase != "forward":
+            _STATE[batch_size].append(_training_step(rep, ring[0], out))
     return rep, _STATE[batch_size]
+
+
+def _training_step(rep, batch, out):
+    """The timed call of a training phase: backward (dL/dout = ones, the PSS paper's loss = sum
+    of the outputs) or forward + backward + optimizer step; compiled here, before any timing."""
+    import numpy as np
+
+    from traces.training import TrainConfig, Trainer
+
+    args = _ARGS
+    trainer = _STATE.get("trainer")
+    if trainer is None:
+        trainer = _STATE["trainer"] = Trainer(rep, TrainConfig(grad=args.grad, optimizer=args.optimizer))
+        trainer.allocate()
+    ones = np.ones_like(out)
+    kwargs = _kernel_kwargs()
+
+    def step(b):
+        if args.phase == "train":
+            rep.pooled(b, out, **kwargs)
+        trainer.backward(b, ones)
+        if args.phase == "train":
+            trainer.step()
+
+    step(batch)
+    return step
 
 
 def _kernel_kwargs() -> dict:
@@ -259,12 +305,16 @@ def _time_batches(loops: int, batch_size: int) -> float:
     import pyperf
 
     rep, slot = _setup(batch_size)
-    ring, k, out = slot
+    ring, k, out = slot[:3]
     kwargs = _kernel_kwargs()
     count = len(ring)
     start = pyperf.perf_counter()
+    step = slot[3] if len(slot) > 3 else None
     for _ in range(loops):
-        rep.pooled(ring[k], out, **kwargs)
+        if step is None:
+            rep.pooled(ring[k], out, **kwargs)
+        else:
+            step(ring[k])
         k += 1
         if k == count:
             k = 0
@@ -293,6 +343,9 @@ def _pyperf_main() -> None:
     p.add_argument("--param", action="append", default=[])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--prefetch-distance", type=int, default=DEFAULT_PREFETCH_DISTANCE)
+    p.add_argument("--phase", default="forward")
+    p.add_argument("--grad", default="sparse")
+    p.add_argument("--optimizer", default="sgd")
     _ARGS = runner.parse_args()
     runner.metadata["memprof_model"] = _ARGS.model
     runner.metadata["memprof_workload"] = _ARGS.workload

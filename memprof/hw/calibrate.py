@@ -1,17 +1,23 @@
-"""Measure each representation's compute cycles per lookup on this machine, and keep them.
+"""Measure this machine for the timing model, and keep the result: each representation's
+compute cycles per lookup, the kernel call overhead, and (``memprof.hw.microbench``) the
+memory system: latency per level, page-walk cost, lines in flight, per-core row bandwidth.
 
 Why: the timing model's compute term (``sim.timing.model``) is an op count
 (``Representation.op_counts``) times assumed per-op costs; a measurement of the real
 Numba kernel replaces the assumption with what this CPU does. How: each representation
-is built over a small workload whose arrays fit in half the host's L2 (so table reads
-hit L1/L2 and the time is compute plus cache-resident loads), its ``pooled`` kernel is
+is built over a small workload whose arrays fit in half the host's L1d (else half its L2;
+the level used is recorded per model), so table reads hit L1 and the time is compute plus
+cache-resident loads (the model charges L2/LLC/DRAM rows separately); its ``pooled`` kernel is
 timed ``repeat`` times on one batch after warm-up (in interleaved rounds over the
 models), the per-call overhead (the same call on a batch of empty bags) is subtracted,
 and the best ns/lookup is turned into cycles with the host frequency.
 
-Stored as JSON (``calibration_path()``) with the host CPU, frequency source, date,
-versions and the parameters each model was measured with. ``load_calibration`` gives
-``TimingModel.with_overrides`` arguments for the ``host`` preset.
+Stored as JSON (``calibration_path()``, schema ``memprof.calibration/2``) with the host CPU,
+frequency source, date, versions and the parameters each model was measured with; every
+machine parameter as {"value", "unit", "source"}, the source starting with "measured:",
+"sysfs:" or "assumed:". ``load_calibration`` gives the compute ``TimingModel.with_overrides``
+arguments for the ``host`` preset; ``load_machine_calibration`` the machine parameters
+(``microbench.FIELDS``) and where each came from.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from memprof.hw.host import host_cpu_name, host_preset, read_host_frequency
+from memprof.hw import microbench
+from memprof.hw.host import host_cpu_name, host_preset, read_cpu_info, read_host_frequency
 from sim.timing.model import TimingModel
 from traces.batch import Batch
 from traces.representations import REGISTRY
@@ -35,7 +42,8 @@ from traces.format.fileio import atomic_write_text
 from traces.workloads import Workload, TableSpec
 
 MODELS = tuple(REGISTRY)  # calibration entries and compute_cycles_per_lookup overrides are keyed by these
-SCHEMA = "memprof.calibration/1"
+SCHEMA = "memprof.calibration/2"
+OLD_SCHEMAS = ("memprof.calibration/1",)
 CACHE_ENV = "MEMPROF_CACHE_DIR"
 DEFAULT_FEATURES = 4
 DEFAULT_ROWS = 256
@@ -86,6 +94,8 @@ class ModelCalibration:
     repeat: int
     memory_bytes: int
     params: dict = field(default_factory=dict)  # the representation's config as measured, plus dim
+    resident_level: str = "l1"  # the cache level its arrays were sized for: "l1", "l2" or "budget" (--budget)
+    budget_bytes: int = 0  # the array budget used (half that level)
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -111,6 +121,8 @@ class Calibration:
     models: dict[str, ModelCalibration]
     versions: dict = field(default_factory=dict)
     method: str = ""
+    values: dict = field(default_factory=dict)  # machine parameter -> {"value", "unit", "source", ...}
+    memory: dict = field(default_factory=dict)  # the microbenchmarks' curves behind the memory values
 
     def overrides(self) -> dict:
         """``TimingModel.with_overrides`` arguments: compute cycles per lookup of each model."""
@@ -127,6 +139,9 @@ class Calibration:
         except json.JSONDecodeError as exc:
             raise ValueError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}); delete it and rerun "
                              "`memprof calibrate`") from None
+        if isinstance(data, dict) and data.get("schema") in OLD_SCHEMAS:
+            raise ValueError(f"{source}: a {data['schema']} file from an older memprof (no memory measurements); "
+                             "re-run `memprof calibrate`")
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise ValueError(f"{source}: not a {SCHEMA} file; delete it and rerun `memprof calibrate`")
         try:
@@ -135,24 +150,42 @@ class Calibration:
                 host_cpu=str(data["host_cpu"]), created=str(data["created"]), freq_ghz=float(data["freq_ghz"]),
                 freq_source=str(data["freq_source"]), freq_assumed=bool(data["freq_assumed"]),
                 budget_bytes=int(data["budget_bytes"]), models=models, versions=dict(data.get("versions", {})),
-                method=str(data.get("method", "")),
+                method=str(data.get("method", "")), values=_checked_values(data.get("values", {}), source),
+                memory=dict(data.get("memory") or {}),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{source}: malformed calibration ({exc}); delete it and rerun `memprof calibrate`") from None
 
 
+def _checked_values(values, source: str) -> dict:
+    """The stored machine parameters, each a dict with value, unit and source (ValueError otherwise)."""
+    if not isinstance(values, dict):
+        raise TypeError("values is not a mapping")
+    for name, entry in values.items():
+        if not isinstance(entry, dict) or not {"value", "unit", "source"} <= set(entry):
+            raise ValueError(f"{source}: malformed calibration (value {name!r} lacks value/unit/source); "
+                             "re-run `memprof calibrate`")
+    return dict(values)
+
+
 def merge_calibrations(old: Calibration | None, new: Calibration) -> tuple[Calibration, str]:
-    """Keep ``old``'s entries for models ``new`` did not measure when both come from the same
-    CPU model and frequency; otherwise ``new`` alone. Returns (result, a note)."""
+    """Keep ``old``'s entries for models ``new`` did not measure, and its memory values when
+    ``new`` has none (``--no-memory``), when both come from the same CPU model and frequency;
+    otherwise ``new`` alone. Returns (result, a note)."""
     if old is None:
         return new, "new calibration"
     if old.host_cpu != new.host_cpu or round(old.freq_ghz, 3) != round(new.freq_ghz, 3):
         return new, f"replaced the calibration for {old.host_cpu!r} at {old.freq_ghz:.3f} GHz"
     kept = {m: e for m, e in old.models.items() if m not in new.models}
-    if not kept:
-        return new, "replaced every model's entry"
-    merged = Calibration(**{**asdict(new), "models": {**kept, **new.models}})
-    return merged, f"kept earlier entries for {', '.join(sorted(kept))}"
+    kept_values = {k: v for k, v in old.values.items() if k not in new.values}
+    if not kept and not kept_values:
+        return new, "replaced every entry"
+    merged = Calibration(**{**asdict(new), "models": {**kept, **new.models}, "values": {**kept_values, **new.values},
+                            "memory": new.memory or (old.memory if kept_values else {})})
+    notes = [f"kept earlier entries for {', '.join(sorted(kept))}"] if kept else []
+    if kept_values:
+        notes.append(f"kept the earlier memory measurements ({old.created[:10]})")
+    return merged, "; ".join(notes)
 
 
 def save_calibration(calibration: Calibration, path: str | os.PathLike | None = None) -> Path:
@@ -214,6 +247,41 @@ def load_calibration(
     return ({"compute_cycles_per_lookup": used} if used else {}), note
 
 
+def load_machine_calibration(
+    path: str | os.PathLike | None = None,
+    *,
+    cpuinfo_path: str | os.PathLike = "/proc/cpuinfo",
+) -> tuple[dict, dict, str]:
+    """(overrides, provenance, note) for the ``host`` preset's machine parameters.
+
+    ``overrides``: ``microbench.FIELDS`` (latencies, page walk, fill buffers, row bandwidths,
+    kernel call) -> value, for those stored with a value; ``provenance``: the same fields ->
+    their source ("measured: ...", "sysfs: ...", "assumed: ..."). Both empty when there is no
+    calibration or it was made on another CPU model. Kept apart from ``load_calibration``'s
+    compute overrides so they reach ``TimingModel.with_overrides`` only once it takes them.
+    """
+    target = Path(path) if path is not None else calibration_path()
+    calibration = read_calibration(target)
+    if calibration is None:
+        return {}, {}, f"no calibration at {target} (run `memprof calibrate`): machine parameters are the preset's"
+    here = host_cpu_name(cpuinfo_path)
+    if calibration.host_cpu != here:
+        return {}, {}, f"calibration at {target} is for {calibration.host_cpu!r}, this CPU is {here!r}: not used"
+    overrides, provenance = {}, {}
+    for name in microbench.FIELDS:
+        entry = calibration.values.get(name)
+        if entry is None or entry.get("value") is None:
+            continue
+        overrides[name] = float(entry["value"])
+        provenance[name] = str(entry["source"])
+    assumed = sorted(n for n, src in provenance.items() if src.startswith("assumed"))
+    missing = [n for n in microbench.FIELDS if n not in overrides]
+    note = f"machine parameters from {target} ({calibration.created[:10]}): {len(overrides) - len(assumed)} measured"
+    note += f", assumed: {', '.join(assumed)}" if assumed else ""
+    note += f", not stored: {', '.join(missing)}" if missing else ""
+    return overrides, provenance, note
+
+
 def check_model_overrides(overrides: dict) -> dict:
     """``overrides`` unchanged when every ``compute_cycles_per_lookup`` key names a representation;
     ValueError naming the unknown one and the known ones otherwise."""
@@ -234,12 +302,23 @@ def op_count_cycles(entry: ModelCalibration, timing: TimingModel | None = None) 
     return (timing or TimingModel()).cycles_per_lookup(rep.op_counts().ops)
 
 
+def calibrate_timing(timing: TimingModel, path=None, *, model_params=None,
+                     cpuinfo_path="/proc/cpuinfo") -> tuple[TimingModel, str, dict]:
+    """``timing`` (the host preset's) with the stored calibration applied: the measured machine
+    parameters (``load_machine_calibration``) and compute cycles per lookup
+    (``load_calibration``); also the note saying what was used and the provenance of each
+    machine parameter."""
+    machine, provenance, machine_note = load_machine_calibration(path, cpuinfo_path=cpuinfo_path)
+    compute, compute_note = load_calibration(path, model_params=model_params, cpuinfo_path=cpuinfo_path)
+    return timing.with_overrides(**machine, **compute), f"{machine_note}; {compute_note}", provenance
+
+
 def calibrated_host_timing(path=None, *, model_params=None, sysfs_root="/sys",
                            cpuinfo_path="/proc/cpuinfo") -> tuple[TimingModel, str]:
     """The ``host`` preset's timing model with the stored calibration applied, and the note."""
-    timing = host_preset(sysfs_root, cpuinfo_path).timing
-    overrides, note = load_calibration(path, model_params=model_params, cpuinfo_path=cpuinfo_path)
-    return (timing.with_overrides(**overrides) if overrides else timing), note
+    timing, note, _ = calibrate_timing(host_preset(sysfs_root, cpuinfo_path).timing, path, model_params=model_params,
+                                       cpuinfo_path=cpuinfo_path)
+    return timing, note
 
 
 # --------------------------------------------------------------------------- measuring
@@ -325,6 +404,8 @@ class _Bench:
     overhead: list = field(default_factory=list)
     kernel: dict = field(default_factory=dict)  # pooled()'s threads and prefetch_distance
     out: np.ndarray | None = None  # the reused output buffer
+    level: str = "budget"  # the cache level the arrays were sized for
+    budget: int = 0
 
     def call(self, batch) -> None:
         self.rep.pooled(batch, self.out, **self.kernel)
@@ -340,7 +421,7 @@ def _kernel(threads: int, prefetch_distance: int | None) -> dict:
     return kernel
 
 
-def _prepare(model, params, *, dim, budget_bytes, batch_size, pooling, seed, kernel) -> _Bench:
+def _prepare(model, params, *, dim, budget_bytes, batch_size, pooling, seed, kernel, level="budget") -> _Bench:
     rep, workload, _ = build_small(model, params, dim=dim, budget_bytes=budget_bytes)
     rep.allocate(seed=seed, budget_bytes=budget_bytes)
     features, rows = workload.num_features, workload.tables[0].rows
@@ -349,7 +430,7 @@ def _prepare(model, params, *, dim, budget_bytes, batch_size, pooling, seed, ker
     empty = rep.prepare(Batch(np.zeros(0, dtype=np.int64), np.zeros(features * batch_size + 1, dtype=np.int64),
                               features, batch_size))
     out = np.empty((rep.output_features(features), batch_size, dim), dtype=np.float32)
-    bench = _Bench(model, rep, batch, empty, dim, kernel=kernel, out=out)
+    bench = _Bench(model, rep, batch, empty, dim, kernel=kernel, out=out, level=level, budget=budget_bytes)
     for _ in range(2):  # compile (or load from the Numba cache)
         bench.call(batch)
         bench.call(empty)
@@ -374,7 +455,8 @@ def _result(bench: _Bench, freq_ghz: float) -> ModelCalibration:
     return ModelCalibration(
         model=bench.model, cycles_per_lookup=best * freq_ghz, ns_per_lookup_best=best, ns_per_lookup_median=median,
         overhead_ns_per_call=overhead, lookups_per_call=lookups, repeat=len(bench.samples),
-        memory_bytes=bench.rep.memory_bytes, params=_jsonable(recorded),
+        memory_bytes=bench.rep.memory_bytes, params=_jsonable(recorded), resident_level=bench.level,
+        budget_bytes=int(bench.budget),
     )
 
 
@@ -406,14 +488,59 @@ def _jsonable(params: dict) -> dict:
     return out
 
 
+def resident_budgets(host, budget_bytes: int | None) -> list[tuple[str, int]]:
+    """The array budgets to try, in order, as (level, bytes): half the L1d, then half the L2;
+    a user's ``budget_bytes`` alone as ("budget", bytes)."""
+    if budget_bytes is not None:
+        return [("budget", int(budget_bytes))]
+    return [("l1", host.l1d.size_bytes // 2), ("l2", host.l2.size_bytes // 2)]
+
+
+def _prepare_resident(model, params, budgets, **kw) -> _Bench:
+    """``_prepare`` at the first budget the model's arrays fit (the last one's error otherwise)."""
+    for i, (level, budget) in enumerate(budgets):
+        try:
+            return _prepare(model, params, budget_bytes=budget, level=level, **kw)
+        except ValueError:
+            if i == len(budgets) - 1:
+                raise
+    raise ValueError("no cache budget given")
+
+
+def kernel_call_value(results: dict[str, ModelCalibration], freq_ghz: float, freq_note: str) -> dict:
+    """``kernel_call_cycles``: the median over models of the best empty-bag call (ns) x frequency."""
+    overheads = {m: e.overhead_ns_per_call for m, e in results.items()}
+    ns = statistics.median(overheads.values())
+    listed = ", ".join(f"{m} {v:.0f} ns" for m, v in overheads.items())
+    return microbench.value(ns * freq_ghz, "cycles",
+                            f"measured: median over models of the best pooled() call on a batch of empty bags "
+                            f"({listed}) x {freq_ghz:.3f} GHz{freq_note}", ns=ns)
+
+
+def cache_size_values(host) -> dict:
+    """The cache sizes the level picking used, with their source (sysfs when read there)."""
+    out = {}
+    for name in ("l1d", "l2", "llc"):
+        src = host.sources.get(name, "")
+        src = f"sysfs: {src[len('read: '):]}" if src.startswith("read") else (
+            src if src.startswith("assumed") else f"assumed: {src}")
+        out[f"{name}_bytes"] = microbench.value(getattr(host, name).size_bytes, "bytes", src)
+    return out
+
+
 def calibrate(models=MODELS, model_params: dict[str, dict] | None = None, *, dim: int = 128,
               repeat: int = DEFAULT_REPEAT, rounds: int = DEFAULT_ROUNDS, seed: int = 0,
               budget_bytes: int | None = None, sysfs_root="/sys", cpuinfo_path="/proc/cpuinfo",
               progress=None, clock=time.perf_counter_ns, threads: int = 1,
-              prefetch_distance: int | None = None) -> Calibration:
+              prefetch_distance: int | None = None, memory: bool = False, log=None,
+              max_footprint: int = microbench.DEFAULT_MAX_FOOTPRINT, memory_options: dict | None = None
+              ) -> Calibration:
     """Measure every model in ``models``: ``rounds`` interleaved rounds of about repeat/rounds
-    timed calls each; ``progress(model)`` is called as each model is built and compiled;
-    ``clock``, ``threads`` and ``prefetch_distance`` as in ``measure_model``."""
+    timed calls each, arrays sized for half the L1d (else half the L2, or ``budget_bytes``);
+    ``progress(model)`` is called as each model is built and compiled, ``log(message)`` as the
+    memory part advances; ``clock``, ``threads`` and ``prefetch_distance`` as in ``measure_model``.
+    ``memory``: also run the memory microbenchmarks up to ``max_footprint`` bytes
+    (``memory_options``: more ``microbench.measure_memory`` arguments, e.g. paths for tests)."""
     kernel = _kernel(threads, prefetch_distance)
     host = host_preset(sysfs_root, cpuinfo_path)
     ghz, source = read_host_frequency(sysfs_root, cpuinfo_path)
@@ -421,32 +548,54 @@ def calibrate(models=MODELS, model_params: dict[str, dict] | None = None, *, dim
     if assumed:
         ghz = host.timing.freq_ghz
         source = f"{source}; assumed {ghz} GHz (ns_per_lookup values are the measurement)"
-    budget = budget_bytes if budget_bytes is not None else host.l2.size_bytes // 2
+    budgets = resident_budgets(host, budget_bytes)
     if repeat < 1 or rounds < 1:
         raise ValueError(f"repeat and rounds must be >= 1, got {repeat} and {rounds}")
+    if memory:
+        microbench.usable_footprint(max_footprint, None)  # a bad size fails before any work
+    say = log or (lambda message: None)
     benches = []
     for model in models:
         if progress is not None:
             progress(model)
-        benches.append(_prepare(model, (model_params or {}).get(model), dim=dim, budget_bytes=budget,
-                                batch_size=DEFAULT_BATCH_SIZE, pooling=DEFAULT_POOLING, seed=seed, kernel=kernel))
+        benches.append(_prepare_resident(model, (model_params or {}).get(model), budgets, dim=dim,
+                                         batch_size=DEFAULT_BATCH_SIZE, pooling=DEFAULT_POOLING, seed=seed,
+                                         kernel=kernel))
     per_round = -(-repeat // rounds)
     for _ in range(rounds):  # interleaved, so a burst of load elsewhere does not hit one model only
         for bench in benches:
             _run_round(bench, per_round, clock)
     results = {bench.model: _result(bench, ghz) for bench in benches}
+    freq_note = " (frequency assumed)" if assumed else ""
+    values = {"kernel_call_cycles": kernel_call_value(results, ghz, freq_note)} if results else {}
+    detail = {}
+    if memory:
+        say("memory microbenchmarks ...")
+        result = microbench.measure_memory(
+            freq_ghz=ghz, l1d=host.l1d.size_bytes, l2=host.l2.size_bytes, llc=host.llc.size_bytes, preset=host,
+            max_footprint=max_footprint, seed=seed, hypervisor=read_cpu_info(cpuinfo_path, sysfs_root).hypervisor,
+            progress=say, **(memory_options or {}))
+        values.update(cache_size_values(host))
+        values.update(result.values)
+        detail = {**result.detail, "cache_sizes": {"l1d": host.l1d.size_bytes, "l2": host.l2.size_bytes,
+                                                   "llc": host.llc.size_bytes},
+                  "cache_sources": {k: host.sources.get(k, "") for k in ("l1d", "l2", "llc")}}
     import numba
 
     from memprof import __version__
 
+    levels = sorted({b.level for b in benches})
     return Calibration(
         host_cpu=host_cpu_name(cpuinfo_path),
         created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-        freq_ghz=float(ghz), freq_source=source, freq_assumed=assumed, budget_bytes=int(budget), models=results,
+        freq_ghz=float(ghz), freq_source=source, freq_assumed=assumed, budget_bytes=int(budgets[0][1]),
+        models=results,
         versions={"memprof": __version__, "numba": numba.__version__, "numpy": np.__version__,
                   "python": platform.python_version()},
         method=(f"best of {per_round * rounds} timed pooled(batch, out, threads={threads}) calls in {rounds} "
                 "interleaved rounds, "
-                f"{DEFAULT_BATCH_SIZE} samples x {DEFAULT_POOLING} lookups per bag per feature, arrays <= {budget} "
-                "bytes, minus the best empty-batch call; cycles = ns x freq_ghz"),
+                f"{DEFAULT_BATCH_SIZE} samples x {DEFAULT_POOLING} lookups per bag per feature, arrays within "
+                + " or ".join(f"{b} bytes ({lv})" for lv, b in budgets) + f" (used: {', '.join(levels)}), "
+                "minus the best empty-batch call; cycles = ns x freq_ghz"),
+        values=values, memory=detail,
     )

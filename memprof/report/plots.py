@@ -23,6 +23,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from memprof.report.output import plot_format, write_or_keep  # noqa: E402
+from memprof.report.schema import BREAKDOWN_LABELS  # noqa: E402
 
 # (column, panel title, y label): each ratio is dlrm's quantity over the model's
 RATIOS = (
@@ -234,4 +235,32 @@ def latency_lines(frame: pd.DataFrame, path, title: str = "") -> bytes | None:
     if capped:
         heading += "\n(capped tables fit the memory budget: smaller than the real model's)"
     ax.set_title(heading, fontsize=10)
+    return save_figure(fig, path)
+
+
+def cpi_stack(frame: pd.DataFrame, path, title: str = "") -> bytes | None:
+    """Stacked bars, one per (representation, LLC size): the modelled cycles per lookup split
+    into the timing model's breakdown terms (they sum to ``cycles``; docs/timing-model.md)."""
+    columns = [c for c in BREAKDOWN_LABELS if c in frame.columns]
+    if frame is None or not len(frame) or not columns:
+        raise ValueError("CPI stack: the result table has no cycle breakdown, nothing to plot")
+    rows = frame[frame["lookups"] > 0]
+    if not len(rows):
+        raise ValueError("CPI stack: no row has lookups, nothing to plot")
+    labels = [f"{r['model']}\n{_size_label(r['llc_bytes'])}" for _, r in rows.iterrows()]
+    per_lookup = rows[columns].to_numpy(dtype=float) / rows["lookups"].to_numpy(dtype=float)[:, None]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4.6), layout="constrained")
+    x = np.arange(len(rows))
+    bottom = np.zeros(len(rows))
+    for j, column in enumerate(columns):
+        ax.bar(x, per_lookup[:, j], 0.7, bottom=bottom, label=BREAKDOWN_LABELS[column], zorder=2)
+        bottom += per_lookup[:, j]
+    for xi, total in zip(x, bottom):
+        ax.annotate(f"{total:.3g}", (xi, total), xytext=(0, 2), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=8)
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("modelled cycles per lookup (core cycles)")
+    ax.grid(axis="y", alpha=0.3, zorder=0)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title(title or "where the cycles go (timing model breakdown)")
     return save_figure(fig, path)

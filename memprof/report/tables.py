@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from memprof.report.output import infer_format, write_or_keep
-from memprof.report.schema import ANALYSIS_HEADLINE, envelope, schema_name
+from memprof.report.schema import ANALYSIS_HEADLINE, BREAKDOWN_COLUMNS, envelope, schema_name
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -111,14 +111,15 @@ def emit(frame: pd.DataFrame, fmt: str, output: str | os.PathLike | None = None,
 
 def emit_analysis(frame: pd.DataFrame, fmt: str, output=None, metadata: dict | None = None, *,
                   all_columns: bool = False, metadata_path=None, keep: tuple[str, ...] = (),
-                  kind: str = "analysis") -> None:
+                  kind: str = "analysis", breakdown: bool = False) -> None:
     """Emit an analysis table: CSV and JSON (the envelope, with the metadata) carry every
     column, the table and Markdown views the headline columns (``schema.ANALYSIS_HEADLINE``,
-    plus ``keep``, e.g. swept parameters) unless ``all_columns``. The run's metadata also
-    goes to ``metadata_path`` (JSON, atomically) when given."""
+    plus ``keep``, e.g. swept parameters, and with ``breakdown`` the cycle breakdown,
+    ``schema.BREAKDOWN_COLUMNS``) unless ``all_columns``. The run's metadata also goes to
+    ``metadata_path`` (JSON, atomically) when given."""
     fmt = fmt or infer_format(output)
     if fmt in ("table", "markdown") and not all_columns:
-        wanted = list(dict.fromkeys([*keep, *ANALYSIS_HEADLINE]))
+        wanted = list(dict.fromkeys([*keep, *ANALYSIS_HEADLINE, *(BREAKDOWN_COLUMNS if breakdown else ())]))
         frame = frame[[c for c in wanted if c in frame.columns]]
     emit(frame, fmt, output, metadata, kind=kind)
     if metadata_path is not None:

@@ -108,7 +108,7 @@ def batch_stream(trace, name: str | None = None) -> Stream:
 
     def steps(start: int) -> Iterator[Emitted]:
         for batch in skip_batches(trace, start):
-            yield Emitted(trace.representation.emit(batch, trace.line_bytes), batch)
+            yield Emitted(trace.emit(batch), batch)
 
     return Stream(name or trace.representation.name, steps, seekable=True, steps=trace.num_batches)
 

@@ -50,6 +50,7 @@ UNROLLED_WAYS = (12, 16)  # LLC associativities compiled with the set scans unro
 RUN_PIECE = 1 << 28  # accesses per kernel call, so that a renumbering always fits between calls
 OWNED_BLOCK = 4096  # threaded LLC-only runs: accesses scanned per block (an L1-sized buffer of owned ones)
 ADDRESS_BITS_COVERED = 48  # uint32 tags only when they cover every 48-bit byte address
+NOT_SIMULATED = 255  # served level of an access no level simulated (a set not sampled, a set not owned)
 PREFETCH_DISTANCE = 16  # accesses ahead whose set the LLC loop prefetches into the host cache
 
 # geom columns
@@ -281,7 +282,7 @@ def _writeback(k, line, state, part, nlev, inclusive):
 
 @njit(cache=True, inline="always")
 def _demand(line, is_write, state, part, nlev, inclusive):
-    """One demand access; returns True when it reached the LLC."""
+    """One demand access; returns the index of the level that served it (nlev = memory)."""
     geom, tags, meta, flags, sstate, gstate, clocks, stats = state[:8]  # ST_GEOM .. ST_STATS
     hit_level = nlev
     for k in range(nlev):
@@ -315,7 +316,7 @@ def _demand(line, is_write, state, part, nlev, inclusive):
         victim, dirty = _install(k, line, new_flags, state, part, nlev, inclusive)
         if victim >= 0 and dirty:
             _writeback(k + 1, victim, state, part, nlev, inclusive)
-    return hit_level >= nlev - 1
+    return hit_level
 
 
 @njit(cache=True)
@@ -333,7 +334,7 @@ def _prefetch(line, state, part, nlev, inclusive):
 
 
 @njit(cache=True)
-def run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line, state, ways_token):
+def run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line, state, ways_token, served):
     """LLC-only loop of partition ``part``, hit and miss paths written out flat (speed).
 
     Scans every address but simulates only the lines it owns (``_owns``), and only in
@@ -347,6 +348,9 @@ def run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line,
     associativity from ``geom``. The dirty/prefetched ``flags`` are only
     read once they can be non-zero: after the partition's first write
     (``seen_writes[part]``) or with the prefetcher.
+
+    ``served`` (uint8, empty = not recorded): ``served[i]`` = 0 (LLC hit) or 1 (memory)
+    for every access this call simulates; the others are left as they are.
     """
     state = _borrow(state)
     geom, tags, meta, flags, sstate, gstate, clocks, stats, sampled, set_misses, seen_writes = state
@@ -368,6 +372,7 @@ def run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line,
     sampling = sampled.size
     clock = clocks[part, 0]
     status = -1
+    record = served.size != 0
     for i in range(start, stop):
         ahead = i + PREFETCH_DISTANCE
         if ahead < stop:
@@ -409,6 +414,8 @@ def run_llc(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line,
                 flagged = True
                 seen_writes[part] = 1
         way = _find(tags, base, ways, tag)
+        if record:
+            served[ix(i)] = 0 if way >= 0 else 1
         if way >= 0:
             hits += 1
             clock += 1
@@ -492,9 +499,10 @@ def _owns(line, part, nparts, bshift, inverse):
 
 
 @njit(cache=True)
-def run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line, state, nlev, inclusive):
+def run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line, state, nlev, inclusive, served):
     """Hierarchy loop of partition ``part`` (prefetch only when nparts == 1); returns
-    -1, or the index of a line above ``max_line``."""
+    -1, or the index of a line above ``max_line``. ``served`` (uint8, empty = not
+    recorded): ``served[i]`` = the level that served each access this call simulates."""
     state = _borrow(state)
     geom, tags, meta = state[ST_GEOM], state[ST_TAGS], state[ST_META]
     sh = np.uint64(shift)
@@ -503,6 +511,7 @@ def run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line
     llc_sets = geom[llc, G_SETS]
     llc_ways = geom[llc, G_WAYS]
     llc_inverse = 1.0 / llc_sets
+    record = served.size != 0
     for i in range(start, stop):
         if i + PREFETCH_DISTANCE < stop:  # the LLC set of an access ahead (upper levels are small)
             future = np.int64((chunk[i + PREFETCH_DISTANCE] & ADDR_MASK) >> sh)
@@ -515,8 +524,10 @@ def run_hier(chunk, start, stop, shift, prefetch, part, nparts, bshift, max_line
             return i
         if not _owns(line, part, nparts, bshift, part_inverse):
             continue
-        reached = _demand(line, (a & WRITE_BIT) != 0, state, part, nlev, inclusive)
-        if prefetch and reached:
+        level = _demand(line, (a & WRITE_BIT) != 0, state, part, nlev, inclusive)
+        if record:
+            served[i] = level
+        if prefetch and level >= nlev - 1:
             _prefetch(line + 1, state, part, nlev, inclusive)
     return -1
 
@@ -553,8 +564,18 @@ def _owned_addresses(chunk, lo, hi, sh, part, nparts, bshift, inverse, owned):
     return k
 
 
+@njit(cache=True, inline="always")
+def _scatter_served(chunk, lo, hi, sh, part, nparts, bshift, inverse, block_served, served):
+    """Copy a block's served levels (in owned order) to the owned positions of chunk[lo:hi]."""
+    k = 0
+    for i in range(lo, hi):
+        if _owns(np.int64((chunk[ix(i)] & ADDR_MASK) >> sh), part, nparts, bshift, inverse):
+            served[ix(i)] = block_served[ix(k)]
+            k += 1
+
+
 @njit(cache=True, parallel=True)
-def run_llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, max_line, state, ways_token):
+def run_llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, max_line, state, ways_token, served):
     """One thread per partition of an LLC-only cache; partitions own disjoint sets, so no
     two threads touch the same state word, and stats/clocks are per-partition slices.
 
@@ -566,20 +587,29 @@ def run_llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, max_li
     and target (line + 1) can have different owners, so with it every thread runs the
     skipping loop over the whole range. Returns -1, or the chunk index of the first
     address above ``max_line`` (32-bit tags; each thread stops at the first it meets).
+    ``served``: as for ``run_llc``; each thread writes only the accesses it owns (a block's
+    levels go to a buffer of its own, then to the owned positions of ``served``).
     """
     status = np.full(nparts, -1, dtype=np.int64)
     if prefetch:
         for p in prange(nparts):
-            status[p] = run_llc(chunk, start, stop, shift, prefetch, p, nparts, bshift, max_line, state, ways_token)
+            status[p] = run_llc(chunk, start, stop, shift, prefetch, p, nparts, bshift, max_line, state, ways_token,
+                                served)
         return _first_bad(status)
     sh = np.uint64(shift)
     inverse = 1.0 / nparts
+    record = served.size != 0
     for p in prange(nparts):
         owned = np.empty(OWNED_BLOCK, dtype=np.uint64)
+        block_served = np.empty(OWNED_BLOCK if record else 0, dtype=np.uint8)
         for lo in range(start, stop, OWNED_BLOCK):
             hi = min(lo + OWNED_BLOCK, stop)
             k = _owned_addresses(chunk, lo, hi, sh, p, nparts, bshift, inverse, owned)
-            bad = run_llc(owned, 0, k, shift, False, p, 1, 0, max_line, state, ways_token)
+            if record:
+                block_served[:k] = NOT_SIMULATED
+            bad = run_llc(owned, 0, k, shift, False, p, 1, 0, max_line, state, ways_token, block_served)
+            if record:
+                _scatter_served(chunk, lo, hi, sh, p, nparts, bshift, inverse, block_served, served)
             if bad >= 0:  # the chunk index of owned[bad]: stop there, as the serial loop does
                 for i in range(lo, hi):
                     if chunk[ix(i)] == owned[ix(bad)]:
@@ -590,11 +620,12 @@ def run_llc_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, max_li
 
 
 @njit(cache=True, parallel=True)
-def run_hier_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, max_line, state, nlev, inclusive):
+def run_hier_parallel(chunk, start, stop, shift, prefetch, nparts, bshift, max_line, state, nlev, inclusive, served):
     """As ``run_llc_parallel`` for a hierarchy (partitions own whole sets at every level)."""
     status = np.full(nparts, -1, dtype=np.int64)
     for p in prange(nparts):
-        status[p] = run_hier(chunk, start, stop, shift, prefetch, p, nparts, bshift, max_line, state, nlev, inclusive)
+        status[p] = run_hier(chunk, start, stop, shift, prefetch, p, nparts, bshift, max_line, state, nlev, inclusive,
+                             served)
     return _first_bad(status)
 
 

@@ -14,17 +14,18 @@ import numpy as np
 from sim.access import as_chunk
 from sim.config import CacheConfig
 from sim.jit import max_threads, numba_threads
-from sim.engine.kernels import (ADDR_MASK, ADDRESS_BITS_COVERED, NGEOM, NSTAT, OWNER_BLOCK_LINES, POLICY_IDS,
-                                RUN_PIECE, S_ACC, S_BINV, S_DRAM_RD, S_DRAM_WR, S_EVICT, S_HIT, S_MISS, S_PF_FILL,
-                                S_PF_HIT, S_PF_USELESS, S_WB, S_WRITES, STAMP_LIMIT, STAMPS_PER_ACCESS, TAG32_LIMIT,
-                                UNROLLED_WAYS, make_state, renumber_stamps, run_hier, run_hier_parallel, run_llc,
-                                run_llc_parallel)
+from sim.engine.kernels import (ADDR_MASK, ADDRESS_BITS_COVERED, NGEOM, NOT_SIMULATED, NSTAT, OWNER_BLOCK_LINES,
+                                POLICY_IDS, RUN_PIECE, S_ACC, S_BINV, S_DRAM_RD, S_DRAM_WR, S_EVICT, S_HIT, S_MISS,
+                                S_PF_FILL, S_PF_HIT, S_PF_USELESS, S_WB, S_WRITES, STAMP_LIMIT, STAMPS_PER_ACCESS,
+                                TAG32_LIMIT, UNROLLED_WAYS, make_state, renumber_stamps, run_hier, run_hier_parallel,
+                                run_llc, run_llc_parallel)
 from sim.policies import _ids, drrip, get_policy
 from sim.policies._rng import seed_state
 from sim.sampling import parse_fraction, select_sets
 from sim.stats import LevelStats, SimResult
 
 _SEEDED = (_ids.RANDOM, _ids.BRRIP, _ids.DRRIP)
+_NO_SERVED = np.zeros(0, dtype=np.uint8)  # the kernels' "served levels not recorded"
 
 
 def _aligned_full(n: int, value) -> np.ndarray:
@@ -175,23 +176,46 @@ class Simulator:
                                  self._clocks, self._stats, self._sampled, self._set_misses, self._seen_writes)
 
     # -- feeding ----------------------------------------------------------------------
-    def feed(self, chunk) -> None:
-        """Simulate one chunk of byte addresses (bit 63 set = write)."""
+    def feed(self, chunk, served: np.ndarray | None = None) -> None:
+        """Simulate one chunk of byte addresses (bit 63 set = write).
+
+        ``served``: a writable uint8 array at least as long as the chunk; ``served[i]``
+        becomes the index of the level that served access i (0 = first level, ...,
+        nlev - 1 = LLC, nlev = memory), or ``NOT_SIMULATED`` (255) when no level simulated
+        it (an LLC set outside the sampled sets, or a set another ``set_partition`` owns).
+        Recording never changes a count.
+        """
         arr = as_chunk(chunk)
         start, n = 0, arr.size
+        out = self._served_buffer(served, n)
         if self.fed < self.warmup < self.fed + n:
             cut = self.warmup - self.fed
-            self._run(arr, 0, cut)
+            self._run(arr, 0, cut, out)
             self.fed += cut
             start = cut
         if self.fed == self.warmup and self.warmup and self._measured_from == 0:
             self.reset_stats()
-        self._run(arr, start, n)
+        self._run(arr, start, n, out)
         self.fed += n - start
 
-    def _run(self, arr: np.ndarray, start: int, stop: int) -> None:
+    @staticmethod
+    def _served_buffer(served, n: int) -> np.ndarray:
+        """The kernels' ``served`` argument: an empty array (not recorded) or ``served``
+        checked and filled with NOT_SIMULATED for the chunk's n accesses."""
+        if served is None:
+            return _NO_SERVED
+        if not isinstance(served, np.ndarray) or served.dtype != np.uint8 or served.ndim != 1:
+            raise ValueError("served: expected a 1-D numpy uint8 array")
+        if served.size < n:
+            raise ValueError(f"served: {served.size} entries, the chunk has {n} accesses")
+        if not served.flags.writeable or not served.flags.c_contiguous:
+            raise ValueError("served: must be writable and contiguous")
+        served[:n] = NOT_SIMULATED
+        return served
+
+    def _run(self, arr: np.ndarray, start: int, stop: int, served: np.ndarray) -> None:
         while stop - start > RUN_PIECE:
-            self._run(arr, start, start + RUN_PIECE)
+            self._run(arr, start, start + RUN_PIECE, served)
             start += RUN_PIECE
         if stop <= start:
             return
@@ -205,14 +229,16 @@ class Simulator:
         if self.set_partition is None and nparts > 1:
             with numba_threads(min(nparts, max_threads())):
                 if self._nlev == 1:
-                    bad = run_llc_parallel(*args, nparts, bshift, self._max_line, self._state, self._ways_token)
+                    bad = run_llc_parallel(*args, nparts, bshift, self._max_line, self._state, self._ways_token,
+                                           served)
                 else:
                     bad = run_hier_parallel(*args, nparts, bshift, self._max_line, self._state, self._nlev,
-                                            self.inclusive)
+                                            self.inclusive, served)
         elif self._nlev == 1:
-            bad = run_llc(*args, part, nparts, bshift, self._max_line, self._state, self._ways_token)
+            bad = run_llc(*args, part, nparts, bshift, self._max_line, self._state, self._ways_token, served)
         else:
-            bad = run_hier(*args, part, nparts, bshift, self._max_line, self._state, self._nlev, self.inclusive)
+            bad = run_hier(*args, part, nparts, bshift, self._max_line, self._state, self._nlev, self.inclusive,
+                           served)
         if bad >= 0:
             raise ValueError(
                 f"address {int(arr[bad]) & int(ADDR_MASK):#x} is too large for 32-bit tags in this geometry "

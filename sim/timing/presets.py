@@ -44,6 +44,7 @@ from typing import Any, Mapping
 
 from sim.sizes import format_size
 from sim.timing.model import TimingModel
+from sim.tlb import PAGE_NAMES, TlbConfig
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -79,55 +80,11 @@ class CacheGeometry:
                 "line_bytes": self.line_bytes, "sets": self.sets}
 
 
-@dataclass(frozen=True)
-class TlbGeometry:
-    """The two data-TLB levels for one page size: DTLB and the STLB behind it (entries, ways)."""
-
-    dtlb_entries: int
-    dtlb_ways: int
-    stlb_entries: int
-    stlb_ways: int
-
-    def __post_init__(self) -> None:
-        for name in ("dtlb_entries", "dtlb_ways", "stlb_entries", "stlb_ways"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"tlb geometry: {name} must be a positive integer, got {value!r}")
-        for level in ("dtlb", "stlb"):
-            entries, ways = getattr(self, f"{level}_entries"), getattr(self, f"{level}_ways")
-            if entries % ways:
-                raise ValueError(f"tlb geometry: {level} entries ({entries}) must be a multiple of its ways ({ways})")
-        if self.dtlb_entries > self.stlb_entries:
-            raise ValueError(f"tlb geometry: the DTLB ({self.dtlb_entries} entries) is larger than the STLB that backs "
-                             f"it ({self.stlb_entries} entries)")
-
-    def describe(self) -> dict:
-        return {"dtlb": {"entries": self.dtlb_entries, "ways": self.dtlb_ways},
-                "stlb": {"entries": self.stlb_entries, "ways": self.stlb_ways}}
-
-
 def check_tlb_table(name: str, table) -> dict:
-    """The ``tlb`` field: every page size of ``PAGE_SIZES`` -> ((DTLB entries, ways), (STLB entries, ways))."""
-    if not isinstance(table, Mapping) or set(table) != set(PAGE_SIZES):
-        raise ValueError(f"cpu preset {name!r}: tlb must give each page size {', '.join(PAGE_SIZES)}, got {table!r}")
+    """The ``tlb`` field: every page size of ``PAGE_NAMES`` -> ((DTLB entries, ways), (STLB entries, ways))."""
+    if not isinstance(table, Mapping) or set(table) != set(PAGE_NAMES):
+        raise ValueError(f"cpu preset {name!r}: tlb must give each page size {', '.join(PAGE_NAMES)}, got {table!r}")
     return dict(table)
-
-
-def page_size_bytes(text: str) -> int:
-    """``4KB`` / ``2MB`` / ``1GB`` (case-insensitive, also 4K, 2M, 1G, 4KiB...) -> bytes; ValueError names the allowed ones."""
-    key = str(text).strip().upper().replace("IB", "B")
-    key = key if key.endswith("B") else key + "B"
-    if key not in PAGE_SIZES:
-        raise ValueError(f"page size {text!r}: must be one of {', '.join(PAGE_SIZES)}")
-    return PAGE_SIZES[key]
-
-
-def page_size_name(page_bytes: int) -> str:
-    """Bytes -> the ``PAGE_SIZES`` name."""
-    for name, size in PAGE_SIZES.items():
-        if size == page_bytes:
-            return name
-    raise ValueError(f"page size {page_bytes} bytes: must be one of {', '.join(PAGE_SIZES)}")
 
 
 @dataclass(frozen=True)
@@ -145,7 +102,7 @@ class CpuPreset:
     l2: CacheGeometry
     llc: CacheGeometry
     sources: Mapping[str, str]
-    tlb: Mapping[str, TlbGeometry] = field(default_factory=dict)  # page size name -> geometry
+    tlb: Mapping[str, TlbConfig] = field(default_factory=dict)  # page size name (PAGE_NAMES) -> DTLB/STLB/PSC
     pde_cache: int = 32
     notes: tuple[str, ...] = field(default=())
 
@@ -171,7 +128,7 @@ class CpuPreset:
             "l1d": self.l1d.describe(),
             "l2": self.l2.describe(),
             "llc": self.llc.describe(),
-            "tlb": {size: geometry.describe() for size, geometry in self.tlb.items()},
+            "tlb": {size: config.describe() for size, config in self.tlb.items()},
             "pde_cache_entries": self.pde_cache,
             "timing": self.timing.describe(),
             "sources": dict(self.sources),
@@ -182,7 +139,6 @@ class CpuPreset:
 
 FIELDS = ("freq_ghz", "l1_hit_cycles", "l2_hit_cycles", "llc_hit_cycles", "dram_ns", "fill_buffers", "rob_entries",
           "page_walkers", "page_walk_cycles", "peak_dram_gbps", "l1d", "l2", "llc", "tlb", "pde_cache")
-PAGE_SIZES = {"4KB": 4 * 1024, "2MB": 2 * 1024 * 1024, "1GB": 1024 * 1024 * 1024}
 
 _WALK = (20, "assumed: ~20 cycles for a walk whose upper levels hit the paging-structure caches, beyond its "
              "page-table reads (not published; `memprof calibrate` measures it on the host)")
@@ -375,7 +331,9 @@ def preset_from_fields(name: str, description: str, fields: Mapping[str, tuple[A
         page_walk_cycles=value["page_walk_cycles"], line_bytes=llc.line_bytes,
         peak_dram_gbps=value["peak_dram_gbps"],
     )
-    tlb = {size: TlbGeometry(*pair[0], *pair[1]) for size, pair in check_tlb_table(name, value["tlb"]).items()}
+    tlb = {size: TlbConfig(page_bytes=PAGE_NAMES[size], dtlb_entries=dtlb[0], dtlb_ways=dtlb[1], stlb_entries=stlb[0],
+                           stlb_ways=stlb[1], psc_entries=int(value["pde_cache"]))
+           for size, (dtlb, stlb) in check_tlb_table(name, value["tlb"]).items()}
     sources = {key: str(merged[key][1]) for key in FIELDS}
     sources["compute costs"] = COMPUTE_NOTE
     return CpuPreset(name=name, description=description, timing=timing, l1d=l1d, l2=l2, llc=llc, tlb=tlb,

@@ -35,7 +35,7 @@ Kernel conventions (every representation follows them; see ``pooled``):
 from __future__ import annotations
 
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -175,10 +175,13 @@ class OpCounts:
     ops: Mapping[str, float]
     plain: tuple[bool, ...]
     plain_ops: Mapping[str, float]
+    per_batch: Mapping[str, float] = field(default_factory=dict)  # once per batch (a dense training update)
+    phase: str = "forward"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ops", dict(self.ops))
         object.__setattr__(self, "plain_ops", dict(self.plain_ops))
+        object.__setattr__(self, "per_batch", dict(self.per_batch))
         object.__setattr__(self, "plain", tuple(bool(p) for p in self.plain))
 
     def feature(self, t: int) -> tuple[str, Mapping[str, float]]:
@@ -275,9 +278,23 @@ class Representation:
         """Full-table bytes / this representation's bytes."""
         return self.workload.full_bytes / self.memory_bytes
 
-    def op_counts(self) -> OpCounts:
-        """Operations per lookup, by kind, and which features a plain table serves."""
-        return OpCounts(self.name, self._ops_per_lookup(), tuple(self._plain_features()), plain_row_ops(self.dim))
+    def op_counts(self, phase: str = "forward", grad: str = "sparse", optimizer: str = "sgd") -> OpCounts:
+        """Operations per lookup, by kind, and which features a plain table serves; off the
+        forward phase (backward, train) those of the training passes (traces.training.ops),
+        with a dense update's per-batch operations in ``per_batch``."""
+        if phase == "forward":
+            return OpCounts(self.name, self._ops_per_lookup(), tuple(self._plain_features()), plain_row_ops(self.dim))
+        from traces.training.ops import training_ops  # training builds on the representations
+
+        own, plain, per_batch = training_ops(self, phase, grad, optimizer)
+        return OpCounts(self.name, own, tuple(self._plain_features()), plain, per_batch, phase)
+
+    @property
+    def framework_calls_per_batch(self) -> int:
+        """Embedding-operator calls a framework makes per batch for this representation: one per
+        table (DLRM's reference code keeps one EmbeddingBag per feature); memprof's own kernels
+        make one call per batch whatever this says (the timing model prices both)."""
+        return self.workload.num_features
 
     def describe(self) -> dict:
         return {"model": self.name, **{k: v for k, v in asdict(self.config).items()}}

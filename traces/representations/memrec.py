@@ -475,6 +475,11 @@ class MemRec(Representation):
         c = self.config
         return 1 + extra_hash_count(c.k, c.k_weight) if c.hash == "wyhash" else c.k + c.k_weight
 
+    @property
+    def framework_calls_per_batch(self) -> int:
+        """One: the released Mem-Rec embeds all features in one operator call per batch."""
+        return 1
+
     def _ops_per_lookup(self):
         # token mod n, the hashes when they run in the kernel, k + k' rows; adds: k token rows of
         # l elements into the bag, k' weight entries of width w into alpha; muls: alpha times the

@@ -135,20 +135,25 @@ def runner(tmp_path, monkeypatch):
 
 def test_cli_calibrate_json_and_store(runner, tmp_path):
     result = runner.invoke(main, ["calibrate", "--models", "dlrm,memrec", "--repeat", "1", "--dim", "32",
-                                  "--format", "json"])
+                                  "--no-memory", "--format", "json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert [row["model"] for row in payload["rows"]] == ["dlrm", "memrec"]
+    compute = [row for row in payload["rows"] if row["quantity"] == "compute_cycles_per_lookup"]
+    assert [row["model"] for row in compute] == ["dlrm", "memrec"]
+    assert all(row["unit"] == "cycles/lookup" and row["source"].startswith("measured:") for row in compute)
+    call = [row for row in payload["rows"] if row["quantity"] == "kernel_call_cycles"]
+    assert len(call) == 1 and call[0]["unit"] == "cycles" and call[0]["value"] > 0
     assert payload["metadata"]["freq_source"]
     assert (tmp_path / "cache" / "calibration.json").exists()
     shown = runner.invoke(main, ["calibrate", "--show", "--format", "csv"])
     assert shown.exit_code == 0
-    assert shown.stdout.splitlines()[0].startswith("model,cycles_per_lookup")
-    assert len(shown.stdout.splitlines()) == 3
+    assert shown.stdout.splitlines()[0] == "quantity,model,value,median,unit,how,footprint_bytes,source,note"
+    assert len(shown.stdout.splitlines()) == 4  # header, kernel_call_cycles, dlrm, memrec
 
 
 def test_cli_no_save_and_show_without_file(runner, tmp_path):
-    result = runner.invoke(main, ["calibrate", "--models", "dlrm", "--repeat", "1", "--dim", "16", "--no-save"])
+    result = runner.invoke(main, ["calibrate", "--models", "dlrm", "--repeat", "1", "--dim", "16", "--no-save",
+                                  "--no-memory"])
     assert result.exit_code == 0
     assert not (tmp_path / "cache" / "calibration.json").exists()
     shown = runner.invoke(main, ["calibrate", "--show"])
@@ -161,15 +166,20 @@ def test_cli_no_save_and_show_without_file(runner, tmp_path):
     (["--budget", "12q"], "size '12q'"),
     (["--repeat", "0"], "--repeat"),
     (["--param", "memrec.zz=1"], "has no parameter 'zz'"),
+    (["--max-footprint", "512KB"], "below 1 MiB"),
+    (["--max-footprint", "lots"], "size 'lots'"),
+    (["--plot", "curve.gif"], "--plot"),
 ])
 def test_cli_bad_options_exit_2_with_one_line(runner, args, message):
     result = runner.invoke(main, ["calibrate", *args])
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
 
 
 def test_cli_impossible_budget_exits_1(runner):
-    result = runner.invoke(main, ["calibrate", "--models", "ttrec", "--param", "ttrec.rank=64", "--budget", "4KB"])
+    result = runner.invoke(main, ["calibrate", "--models", "ttrec", "--param", "ttrec.rank=64", "--budget", "4KB",
+                                  "--no-memory"])
     assert result.exit_code == 1
     assert "cache budget" in result.output and "Traceback" not in result.output
 
@@ -180,3 +190,53 @@ def test_cli_cpus_lists_every_preset(runner):
     payload = json.loads(result.stdout)
     assert [row["cpu"] for row in payload["rows"]] == ["icx", "spr", "adl", "tgl", "genoa", "milan", "host"]
     assert payload["metadata"]["icx"]["sources"]
+
+
+def test_arrays_are_sized_for_half_the_l1d_else_half_the_l2(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: Fake CPU\ncpu MHz\t\t: 2000.0\n")
+    # no sysfs: the generic 32 KiB L1d and 1 MiB L2 -> budgets 16 KiB then 512 KiB
+    host = cal.host_preset(tmp_path / "nosys", cpuinfo)
+    assert cal.resident_budgets(host, None) == [("l1", 16 * 1024), ("l2", 512 * 1024)]
+    assert cal.resident_budgets(host, 4096) == [("budget", 4096)]
+    result = cal.calibrate(["dlrm", "ttrec"], dim=128, repeat=1, rounds=1, sysfs_root=tmp_path / "nosys",
+                           cpuinfo_path=cpuinfo)
+    for model, entry in result.models.items():
+        assert entry.resident_level in ("l1", "l2")
+        assert entry.memory_bytes <= entry.budget_bytes
+        if entry.resident_level == "l2":  # only when even its smallest arrays exceed half the L1d
+            with pytest.raises(ValueError, match="cache budget"):
+                cal.build_small(model, None, dim=128, budget_bytes=16 * 1024)
+    assert result.models["dlrm"].resident_level == "l1"  # 4 tables x 8 rows x 512 B = 16 KiB fit
+    assert result.values["kernel_call_cycles"]["source"].startswith("measured:")
+
+
+def test_cli_memory_part_on_a_tiny_footprint(runner, tmp_path):
+    """A real (fast) run of the memory part up to 1 MiB: measured L1/L2 values, DRAM assumed and
+    said so on stderr, the latency plot written, every value with unit and source."""
+    plot = tmp_path / "latency.png"
+    result = runner.invoke(main, ["calibrate", "--models", "dlrm", "--repeat", "1", "--dim", "16",
+                                  "--max-footprint", "1MiB", "--plot", str(plot), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["quantity"]: row for row in json.loads(result.stdout)["rows"] if not row["model"]}
+    assert rows["l1_hit_cycles"]["source"].startswith("measured:") and rows["l1_hit_cycles"]["unit"] == "cycles"
+    assert rows["dram_cycles"]["source"].startswith("assumed:")
+    assert rows["l1d_bytes"]["unit"] == "bytes"
+    assert "note: dram_cycles is assumed" in result.stderr
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stored = cal.read_calibration(tmp_path / "cache" / "calibration.json")
+    assert stored.values["l1_hit_cycles"]["value"] == rows["l1_hit_cycles"]["value"]
+    assert stored.memory["latency_4k"][0]["footprint_bytes"] == 16 * 1024
+
+
+def test_cli_refuses_a_version_1_file_in_one_line_and_calibrate_replaces_it(runner, tmp_path):
+    stored = tmp_path / "cache" / "calibration.json"
+    stored.parent.mkdir(parents=True)
+    stored.write_text(json.dumps({"schema": "memprof.calibration/1", "models": {}}))
+    shown = runner.invoke(main, ["calibrate", "--show"])
+    assert shown.exit_code == 1 and "Traceback" not in shown.output
+    assert len(shown.output.strip().splitlines()) == 1 and "re-run `memprof calibrate`" in shown.output
+    result = runner.invoke(main, ["calibrate", "--models", "dlrm", "--repeat", "1", "--dim", "16", "--no-memory"])
+    assert result.exit_code == 0, result.output
+    assert "replacing" in result.stderr and "memprof.calibration/1" in result.stderr
+    assert json.loads(stored.read_text())["schema"] == "memprof.calibration/2"

@@ -14,10 +14,22 @@ def _entry(model, cycles, **params):
                                 lookups_per_call=4096, repeat=5, memory_bytes=1 << 16, params={"dim": 128, **params})
 
 
-def _calibration(host="Test CPU 9000", freq=2.5, **models):
+def _calibration(host="Test CPU 9000", freq=2.5, values=None, memory=None, **models):
     return cal.Calibration(host_cpu=host, created="2026-01-02T03:04:05+00:00", freq_ghz=freq,
                            freq_source="test", freq_assumed=False, budget_bytes=1 << 19,
-                           models=models, versions={"numba": "x"}, method="test")
+                           models=models, versions={"numba": "x"}, method="test", values=values or {},
+                           memory=memory or {})
+
+
+VALUES = {
+    "l1_hit_cycles": {"value": 4.0, "unit": "cycles", "source": "measured: chase at 16KiB", "median": 4.5},
+    "dram_cycles": {"value": 300.0, "unit": "cycles", "source": "measured: chase at 256MiB"},
+    "page_walk_cycles": {"value": 20.0, "unit": "cycles", "source": "assumed: the host preset's page_walk_cycles"},
+    "page_walk_dram_cycles": {"value": 90.0, "unit": "cycles", "source": "measured: not a timing-model field"},
+    "dram_line_gbps": {"value": None, "unit": "GB/s", "source": "unavailable: too small"},
+    "fill_buffers": {"value": None, "unit": "lines", "source": "unavailable: a field without a value"},
+    "kernel_call_cycles": {"value": 5000.0, "unit": "cycles", "source": "measured: empty bags"},
+}
 
 
 @pytest.fixture
@@ -120,8 +132,9 @@ def test_op_count_cycles_of_an_entry_uses_its_parameters():
 
 @pytest.mark.parametrize("text, message", [
     ("{not json", "not valid JSON"),
-    ('{"schema": "other/9"}', "not a memprof.calibration/1 file"),
-    ('{"schema": "memprof.calibration/1", "models": {}}', "malformed calibration"),
+    ('{"schema": "other/9"}', "not a memprof.calibration/2 file"),
+    ('{"schema": "memprof.calibration/2", "models": {}}', "malformed calibration"),
+    ('{"schema": "memprof.calibration/1", "models": {}}', "from an older memprof .*re-run `memprof calibrate`"),
 ])
 def test_corrupt_files_give_one_clear_error(tmp_path, text, message):
     path = tmp_path / "calibration.json"
@@ -152,3 +165,58 @@ def test_merge_replaces_a_calibration_from_another_host_or_frequency():
         merged, note = cal.merge_calibrations(old, new)
         assert set(merged.models) == {"qr"} and "replaced" in note
     assert cal.merge_calibrations(None, old)[0] is old
+
+
+def test_round_trip_keeps_the_machine_values(tmp_path):
+    original = _calibration(values=VALUES, memory={"latency_4k": [{"footprint_bytes": 16384, "ns_best": 1.5}]},
+                            dlrm=_entry("dlrm", 250.0))
+    assert cal.read_calibration(cal.save_calibration(original, tmp_path / "c.json")) == original
+
+
+def test_a_version_1_file_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(_calibration(dlrm=_entry("dlrm", 1.0)).to_json().replace("calibration/2", "calibration/1"))
+    with pytest.raises(ValueError) as info:
+        cal.read_calibration(path)
+    message = str(info.value)
+    assert "\n" not in message and "memprof.calibration/1" in message and "re-run `memprof calibrate`" in message
+    with pytest.raises(ValueError, match="re-run"):
+        cal.load_machine_calibration(path)
+
+
+def test_a_value_without_its_source_is_malformed(tmp_path):
+    path = tmp_path / "c.json"
+    cal.save_calibration(_calibration(values={"dram_cycles": {"value": 1.0, "unit": "cycles"}}), path)
+    with pytest.raises(ValueError, match="lacks value/unit/source"):
+        cal.read_calibration(path)
+
+
+def test_machine_overrides_are_the_timing_fields_with_their_sources(tmp_path, cpuinfo):
+    path = cal.save_calibration(_calibration(values=VALUES, dlrm=_entry("dlrm", 250.0)), tmp_path / "c.json")
+    overrides, provenance, note = cal.load_machine_calibration(path, cpuinfo_path=cpuinfo)
+    # only timing-model fields with a value: not page_walk_dram_cycles / dram_line_gbps (extras),
+    # not fill_buffers (no value)
+    assert overrides == {"l1_hit_cycles": 4.0, "dram_cycles": 300.0, "page_walk_cycles": 20.0,
+                         "kernel_call_cycles": 5000.0}
+    assert provenance == {"l1_hit_cycles": "measured: chase at 16KiB", "dram_cycles": "measured: chase at 256MiB",
+                          "page_walk_cycles": "assumed: the host preset's page_walk_cycles",
+                          "kernel_call_cycles": "measured: empty bags"}
+    assert "assumed: page_walk_cycles" in note and "fill_buffers" in note
+    # the compute overrides are unchanged and carry no machine field (with_overrides keeps working)
+    compute, _ = cal.load_calibration(path, cpuinfo_path=cpuinfo)
+    assert compute == {"compute_cycles_per_lookup": {"dlrm": 250.0}}
+
+
+def test_machine_overrides_need_this_cpu(tmp_path, cpuinfo):
+    path = cal.save_calibration(_calibration(host="Other CPU", values=VALUES), tmp_path / "c.json")
+    assert cal.load_machine_calibration(path, cpuinfo_path=cpuinfo)[:2] == ({}, {})
+    assert cal.load_machine_calibration(tmp_path / "none.json", cpuinfo_path=cpuinfo)[:2] == ({}, {})
+
+
+def test_merge_keeps_the_memory_values_when_the_new_run_has_none():
+    old = _calibration(values=VALUES, memory={"mlp": [1]}, dlrm=_entry("dlrm", 250.0))
+    kernel_only = {"kernel_call_cycles": {"value": 6000.0, "unit": "cycles", "source": "measured: new"}}
+    merged, note = cal.merge_calibrations(old, _calibration(values=kernel_only, dlrm=_entry("dlrm", 260.0)))
+    assert merged.values["kernel_call_cycles"]["value"] == 6000.0
+    assert merged.values["dram_cycles"]["value"] == 300.0 and merged.memory == {"mlp": [1]}
+    assert "kept the earlier memory measurements" in note

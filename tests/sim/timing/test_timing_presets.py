@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.timing.presets import (FIELDS, GENERIC, PRESETS, CacheGeometry, TlbGeometry, get_preset, list_presets,
-                                page_size_bytes, preset_from_fields)
+from sim.timing.presets import FIELDS, GENERIC, PRESETS, CacheGeometry, get_preset, list_presets, preset_from_fields
+from sim.tlb import page_size_bytes
 
 MIB = 1 << 20
 
@@ -125,7 +125,7 @@ def test_describe_is_json_ready():
     data = json.loads(json.dumps(get_preset("icx").describe()))
     assert data["llc"]["sets"] == 60 * MIB // (12 * 64)
     assert data["assumed"] == ["page_walk_cycles", "pde_cache", "compute costs"]
-    assert data["tlb"]["4KB"] == {"dtlb": {"entries": 64, "ways": 4}, "stlb": {"entries": 2048, "ways": 16}}
+    assert data["tlb"]["4KB"] == "TLB 4 KiB pages: DTLB 64x4-way, STLB 2048x16-way, PSC 32 entries"
 
 
 @pytest.mark.parametrize("text, expected", [("4KB", 4096), ("2mb", 2 << 20), ("1G", 1 << 30), ("4KiB", 4096)])
@@ -139,8 +139,8 @@ def test_other_page_sizes_are_refused_naming_the_allowed_ones(text):
         page_size_bytes(text)
 
 
-def test_tlb_geometry_validation():
+def test_a_preset_tlb_the_stlb_cannot_back_is_refused():
+    table = {**PRESETS["icx"], "tlb": ({"4KB": ((128, 4), (64, 4)), "2MB": ((32, 4), (2048, 16)),
+                                        "1GB": ((8, 8), (1024, 8))}, "test")}
     with pytest.raises(ValueError, match="larger than the STLB that backs it"):
-        TlbGeometry(128, 4, 64, 4)
-    with pytest.raises(ValueError, match="multiple of its ways"):
-        TlbGeometry(64, 4, 1000, 16)
+        preset_from_fields("x", "", {k: v for k, v in table.items() if k != "description"})
