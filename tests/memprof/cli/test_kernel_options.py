@@ -26,7 +26,7 @@ def test_calibrate_records_the_kernel_options(tmp_path, monkeypatch):
 
     monkeypatch.setenv("MEMPROF_CACHE_DIR", str(tmp_path))
     out = tmp_path / "cal.json"
-    result = CliRunner().invoke(main, ["calibrate", "--models", "dlrm", "--repeat", "2", "--rounds", "1", "--dim", "16",
+    result = CliRunner().invoke(main, ["calibrate", "--no-memory", "--models", "dlrm", "--repeat", "2", "--rounds", "1", "--dim", "16",
                                        "--threads", "1", "--prefetch-distance", "0", "--no-save", "--format", "json",
                                        "-o", str(out)])
     assert result.exit_code == 0, result.output

@@ -25,7 +25,7 @@ def test_simulate_on_host_uses_the_stored_calibration(tmp_path, monkeypatch):
     before = _simulate(runner, tmp_path)
     assert "no calibration" in before["metadata"]["compute_costs"].lower()
 
-    result = runner.invoke(main, ["calibrate", "--models", "dlrm,memrec", "--repeat", "1", "--rounds", "1"])
+    result = runner.invoke(main, ["calibrate", "--no-memory", "--models", "dlrm,memrec", "--repeat", "1", "--rounds", "1"])
     assert result.exit_code == 0, result.output
     stored = json.loads((tmp_path / "cache" / "calibration.json").read_text())
     per_lookup = {m: stored["models"][m]["cycles_per_lookup"] for m in ("dlrm", "memrec")}

@@ -32,9 +32,9 @@ from traces.workloads import get_workload
 batches, leak = int(sys.argv[1]), sys.argv[2] == "leak"
 if leak:
     kept, feed = [], Simulator.feed
-    def leaky(self, chunk):
+    def leaky(self, chunk, **kwargs):
         kept.append(np.array(chunk))
-        feed(self, chunk)
+        feed(self, chunk, **kwargs)
     Simulator.feed = leaky
 workload = get_workload(",".join(["200000"] * 8), dim=128)
 setup = CacheSetup((64 * 1024,), ways=4, private_levels=False, warmup=0.25)
