@@ -271,7 +271,7 @@ class TraceSpec:
         trace = self.build()
         if warmup_accesses <= 0:
             return int(sum(batch.num_lookups for batch in trace.batches()))
-        rep, position, lookups = trace.representation, 0, 0
+        position, lookups = 0, 0
         for batch in trace.batches():
             start, position = position, position + int(trace.emit(batch).shape[0])
             if start < warmup_accesses < position:

@@ -96,7 +96,7 @@ class ModelRun:
     framework_calls_per_batch: int = 0  # a framework's operator calls per batch (Representation's)
 
 
-def _private_configs(preset, setup: CacheSetup):
+def private_configs(preset, setup: CacheSetup):
     """(l1, l2) in front of the LLC: the preset's L1d and L2 unless the setup gives its own."""
     if not setup.private_levels:
         return None, None
@@ -110,7 +110,7 @@ def _private_record(preset, setup: CacheSetup) -> dict | None:
     if not setup.private_levels:
         return None
     record = {}
-    for name, level in zip(("l1d", "l2"), _private_configs(preset, setup)):
+    for name, level in zip(("l1d", "l2"), private_configs(preset, setup)):
         record[name] = {"size_bytes": level.size_bytes, "size": format_size(level.size_bytes), "ways": level.ways,
                         "line_bytes": level.line_bytes, "sets": level.num_sets, "policy": level.policy,
                         "from": "preset" if getattr(setup, name[:2]) is None else "given"}
@@ -181,7 +181,7 @@ def simulate_model(trace: ModelTrace, setup: CacheSetup, cpu, progress: bool = T
     (finished rows) to store with each checkpoint; ``should_stop(position)`` as in ``drive``.
     """
     rep = trace.representation
-    l1, l2 = _private_configs(cpu, setup)
+    l1, l2 = private_configs(cpu, setup)
     sims = [Simulator(cfg, l1=l1, l2=l2, inclusive=setup.inclusive, prefetch=setup.prefetch,
                       sample_sets=setup.sample_sets, threads=setup.threads) for cfg in setup.llc_configs()]
     tlb = tlb_config(cpu, setup)
@@ -345,6 +345,26 @@ def _partial_frame(rows: list[dict], stopped: Interrupted, timing: TimingModel, 
     return order_columns(frame)
 
 
+def analysis_timing(cpu: str, traces: list[ModelTrace], timing_overrides: dict | None = None):
+    """(preset, timing model, compute note, source per parameter) of an analysis: the preset's
+    model; on ``host`` the stored calibration (machine parameters and the compute cycles of the
+    traces' representations); the kernels' software prefetch distance; then the user's overrides."""
+    preset = cpu_preset(cpu)
+    timing = preset.timing
+    sources = dict(preset.sources)
+    if cpu == "host":
+        params = {t.representation.name: {**t.representation.describe(), "dim": t.representation.dim}
+                  for t in traces}
+        timing, compute_note, measured = calibrate_timing(timing, model_params=params)
+        sources.update(measured)
+    else:
+        compute_note = (f"compute costs: op counts x the {preset.name} preset's per-operation costs (assumed, "
+                        "well-vectorised code); `memprof calibrate` + --cpu host uses costs measured here")
+    timing = timing.with_overrides(prefetch_distance=DEFAULT_PREFETCH_DISTANCE)  # the kernels' own
+    timing = timing.with_overrides(**(timing_overrides or {}))
+    return preset, timing, compute_note, sources
+
+
 def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
                  timing_overrides: dict | None = None, progress: bool = True, *,
                  checkpoint: CheckpointPolicy | None = None, interruptible: bool = False,
@@ -361,19 +381,7 @@ def run_analysis(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx",
     """
     if BASELINE not in [t.representation.name for t in traces]:
         raise ValueError(f"the analysis needs the {BASELINE} baseline among the models")
-    preset = cpu_preset(cpu)
-    timing = preset.timing
-    sources = dict(preset.sources)
-    if cpu == "host":
-        params = {t.representation.name: {**t.representation.describe(), "dim": t.representation.dim}
-                  for t in traces}
-        timing, compute_note, measured = calibrate_timing(timing, model_params=params)
-        sources.update(measured)
-    else:
-        compute_note = (f"compute costs: op counts x the {preset.name} preset's per-operation costs (assumed, "
-                        "well-vectorised code); `memprof calibrate` + --cpu host uses costs measured here")
-    timing = timing.with_overrides(prefetch_distance=DEFAULT_PREFETCH_DISTANCE)  # the kernels' own
-    timing = timing.with_overrides(**(timing_overrides or {}))
+    preset, timing, compute_note, sources = analysis_timing(cpu, traces, timing_overrides)
     first = traces[0]
     metadata = {
         "workload": first.representation.workload.describe(),
@@ -442,7 +450,7 @@ def estimate_memory(traces: list[ModelTrace], setup: CacheSetup, cpu: str = "icx
     """Peak-memory estimate of ``run_analysis`` (one model at a time: its simulators plus its
     largest batch); MemoryBudgetError when over ``budget_bytes``."""
     preset = cpu_preset(cpu)
-    l1, l2 = _private_configs(preset, setup)
+    l1, l2 = private_configs(preset, setup)
     state = sum(simulator_state_bytes(cfg, l1=l1, l2=l2, sample_sets=setup.sample_sets, threads=setup.threads)
                 for cfg in setup.llc_configs())
     peak_batch = 0

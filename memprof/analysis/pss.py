@@ -54,7 +54,7 @@ PUBLISHED = {
           16: (2.50, 2.66, 2.54, 2.53, 2.52, 2.51, 2.53), 32: (2.48, 2.61, 2.62, 2.50, 2.64, 2.60, 2.50)},
 }
 PSS_COLUMNS = ("panel", "pass", "rows", "rows_label", "compression", "chunk", "robe_memory_bytes",
-               "measured_ms_per_iteration", "published_gpu", "status")
+               "measured_ms_per_iteration", "modelled_ms_per_iteration", "published_gpu", "status")
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ class PssConfig:
     repeats: int = 3
     seed: int = 0
     budget_bytes: int = 2 * GIB
+    cpu: str | None = "icx"  # the preset of the modelled column (None: no modelled column)
 
     def __post_init__(self):
         if not self.rows or any(r not in ROWS for r in self.rows):
@@ -126,9 +127,33 @@ def measure_cell(rows: int, compression: float, chunk: int, config: PssConfig) -
     for grad in ("dense", "sparse"):
         trainer = Trainer(rep, TrainConfig(grad=grad))
         trainer.allocate()
-        result[f"backward_{grad}"] = _median_ms(lambda b: trainer.backward(b, ones), batches, config.repeats)
-        del trainer
+        result[f"backward_{grad}"] = _median_ms(lambda b, t=trainer: t.backward(b, ones), batches, config.repeats)
     return result
+
+
+def model_cell(rows: int, compression: float, chunk: int, config: PssConfig) -> dict[str, float]:
+    """Modelled ms per iteration of the three passes of one cell on ``config.cpu``: the same
+    batches' exact trace (forward reads; backward with its writes) through the preset's L1d, L2,
+    LLC and TLB and the timing model (docs/timing-model.md); the first batch warms the caches,
+    the second is the iteration."""
+    from memprof.analysis.experiment import CacheSetup, analysis_timing, simulate_model, timed_rows
+    from traces.representations import build
+    from traces.stream import ModelTrace
+    from traces.training import TrainConfig
+    from traces.workloads import get_workload
+
+    rep = build("robe", get_workload(str(rows), dim=config.dim), chunk=chunk, compression=float(compression))
+    batches = _batches(rows, config.batch_size, config.seed, 2)
+    out = {}
+    for pass_ in PASSES:
+        phase, grad = ("forward", "sparse") if pass_ == "forward" else ("backward", pass_.split("_")[1])
+        trace = ModelTrace(rep, batches, batch_size=config.batch_size, num_batches=len(batches), phase=phase,
+                           train=TrainConfig(grad=grad))
+        preset, timing, _, _ = analysis_timing(config.cpu, [trace])
+        setup = CacheSetup((preset.llc.size_bytes,), ways=preset.llc.ways, warmup=0.5)
+        run = simulate_model(trace, setup, preset, progress=False)
+        out[pass_] = timed_rows(run, timing, trace.op_counts())[0]["seconds"] * 1e3
+    return out
 
 
 def _cells(config: PssConfig):
@@ -142,6 +167,7 @@ def pss_table(config: PssConfig | None = None, log=None) -> tuple[pd.DataFrame, 
     """The long-form Table 2 rows (PSS_COLUMNS) and the run's metadata."""
     config = config or PssConfig()
     measured: dict[tuple, dict | str] = {}
+    modelled: dict[tuple, dict] = {}
     started = time.perf_counter()
     for n, c, z in _cells(config):
         need = cell_bytes(n, config.dim, c, z)
@@ -150,6 +176,8 @@ def pss_table(config: PssConfig | None = None, log=None) -> tuple[pd.DataFrame, 
                                    f"over the {config.budget_bytes / GIB:.2f} GiB budget)")
             continue
         measured[(n, c, z)] = measure_cell(n, c, z, config)
+        if config.cpu is not None:
+            modelled[(n, c, z)] = model_cell(n, c, z, config)
         if log:
             log(f"pss: n={n:,} compression={c}x chunk={z}: " + ", ".join(
                 f"{k} {v:.3f} ms" for k, v in measured[(n, c, z)].items()))
@@ -165,6 +193,9 @@ def pss_table(config: PssConfig | None = None, log=None) -> tuple[pd.DataFrame, 
                              "compression": c, "chunk": z,
                              "robe_memory_bytes": 4 * robe_floats(n, config.dim, c, z),
                              "measured_ms_per_iteration": round(value[pass_], 4) if ok else value,
+                             "modelled_ms_per_iteration": (round(modelled[(n, c, z)][pass_], 4)
+                                                           if (n, c, z) in modelled else
+                                                           value if not ok else "unavailable (no --cpu preset)"),
                              "published_gpu": PUBLISHED[panel][key][ROWS.index(n)],
                              "status": "measured" if ok else "over the memory budget"})
     frame = pd.DataFrame(rows, columns=list(PSS_COLUMNS))
@@ -175,21 +206,25 @@ def pss_table(config: PssConfig | None = None, log=None) -> tuple[pd.DataFrame, 
                 "measurement": f"median of {config.repeats} timed iterations after one warm-up, per cell",
                 "tokens": "uniform random token ids in [0, n), seeded, one lookup per sample",
                 "published_unit": "as printed in Table 2 (the caption names no unit)",
+                "modelled": (f"the same batches' exact traces through the {config.cpu} preset's caches, TLB and "
+                             "timing model (sim/timing/model.py); first batch warm-up" if config.cpu else "not run"),
                 "elapsed_s": round(time.perf_counter() - started, 1)}
     return frame, metadata
 
 
 def panel_grid(frame: pd.DataFrame, panel: str) -> pd.DataFrame:
     """One panel in Table 2's shape: a row per compression (or chunk), a column per n, each cell
-    'measured ms (published)'."""
+    'measured ms / modelled ms (published)' (the modelled part only when it was run)."""
     part = frame[frame["panel"] == panel]
     axis = PANELS[panel][1]
     out = []
     for key, group in part.groupby(axis, sort=True):
         row = {axis: f"{key}x" if axis == "compression" else str(key)}
         for _, r in group.iterrows():
-            value = r["measured_ms_per_iteration"]
+            value, model = r["measured_ms_per_iteration"], r["modelled_ms_per_iteration"]
             shown = f"{value:.3f}" if isinstance(value, float) else "unavailable (budget)"
+            if isinstance(model, float):
+                shown += f" / {model:.3f}"
             row[r["rows_label"]] = f"{shown} ({r['published_gpu']:.2f})"
         out.append(row)
     return pd.DataFrame(out)
@@ -202,8 +237,9 @@ def grids_markdown(frame: pd.DataFrame, metadata: dict) -> str:
     titles = {"a": "forward", "b": "backward, dense gradients (sparse = false)",
               "c": "backward, sparse gradients (sparse = true)"}
     cfg = metadata["config"]
-    parts = [f"# PSS Table 2 on this CPU\n\nms per iteration measured here (published GPU value in brackets; "
-             f"{SOURCE}). Chunk {cfg['chunk']} in (a)-(c); {cfg['chunk_compression']}x in (d)-(f).\n"]
+    modelled = f" / modelled for the {cfg['cpu']} preset" if cfg.get("cpu") else ""
+    parts = [f"# PSS Table 2 on this CPU\n\nms per iteration measured here{modelled} (published GPU value in "
+             f"brackets; {SOURCE}). Chunk {cfg['chunk']} in (a)-(c); {cfg['chunk_compression']}x in (d)-(f).\n"]
     for panel in PANELS:
         if panel not in set(frame["panel"]):
             continue

@@ -80,7 +80,8 @@ def reproduce(ctx, output_dir, fmt, params, llc, timing_items, timing_file, jobs
     """
     refuse_misplaced(ctx, table)
     if table == "pss":
-        return run_pss(ctx, output_dir, fmt, kwargs["seed"], budget, pss_rows, repeats, kwargs["progress"])
+        return run_pss(ctx, output_dir, fmt, kwargs["seed"], budget, pss_rows, repeats, kwargs["progress"],
+                       cpu=kwargs["cpu"])
     spec = executor_spec(jobs, use_dask, scheduler)
     check_cache(ctx, kwargs, preset_levels=True)
     models = ["dlrm", "memrec"]

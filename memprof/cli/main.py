@@ -11,8 +11,9 @@ import click
 
 from memprof import __version__
 from memprof.cli import analysis, calibrate, hw, mrc, partitioned, simulate, trace, validate, workload
+from memprof.cli import cores as cores_cli
 
-COMMAND_MODULES = (trace, simulate, mrc, hw, analysis, calibrate, partitioned, workload, validate)
+COMMAND_MODULES = (trace, simulate, mrc, hw, analysis, calibrate, partitioned, workload, validate, cores_cli)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -778,7 +778,8 @@ def cores_options(func):
     options = [
         click.option("--cores", "cores", default="1", show_default=True, callback=_core_counts,
                      help="Cores sharing the LLC, each with private L1/L2 and TLB: a comma list (1,2,4) or a "
-                          "power-of-two range (1..64); core c's workload seed is --seed + c."),
+                          "power-of-two range (1..64); one model (--seed: the same hot rows on every core), core c reading batches "
+                          "c*B .. c*B+B-1 of its stream (B = batches per core)."),
         click.option("--tables", "tables", default="shared", show_default=True,
                      type=click.Choice(["shared", "private", "shared,private", "private,shared"]),
                      help="shared: one copy of the tables (threads); private: one copy per core (processes); "

@@ -55,7 +55,8 @@ def refuse_misplaced(ctx: click.Context, table: str) -> None:
         refuse(ctx, [n for n in PSS_OPTIONS if given(ctx, n)], "applies to --table pss only")
 
 
-def run_pss(ctx: click.Context, output_dir, fmt, seed: int, budget, pss_rows, repeats: int, progress: bool) -> None:
+def run_pss(ctx: click.Context, output_dir, fmt, seed: int, budget, pss_rows, repeats: int, progress: bool,
+            cpu: str = "icx") -> None:
     """Measure the table, write pss.{csv,md,json}, metadata.json and pss_<panel>.png, print the grids."""
     from memprof.analysis.pss import GIB, PANELS, PssConfig, grids_markdown, pss_table
     from memprof.report.metadata import run_metadata
@@ -68,7 +69,7 @@ def run_pss(ctx: click.Context, output_dir, fmt, seed: int, budget, pss_rows, re
         budget_bytes = parse_size(budget) if budget is not None else 2 * GIB
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--budget") from None
-    config = PssConfig(rows=_rows(pss_rows), repeats=repeats, seed=seed, budget_bytes=budget_bytes)
+    config = PssConfig(rows=_rows(pss_rows), repeats=repeats, seed=seed, budget_bytes=budget_bytes, cpu=cpu)
     log = (lambda m: click.echo(m, err=True)) if progress else None
     frame, metadata = pss_table(config, log=log)
     meta = run_metadata(**metadata)

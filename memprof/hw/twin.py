@@ -48,7 +48,7 @@ class Capabilities:
         """How each quantity is measured here (goes into the metadata and onto stderr)."""
         sizes = ", ".join(f"--LL={g[0]},{g[1]},{g[2]} ({format_size(g[0])}, {g[0] // (g[1] * g[2]):,} sets)"
                           for g in geometries.values())
-        llc = (f"resctrl way mask per LLC size, counted by the PMU" if self.pmu and self.resctrl else
+        llc = ("resctrl way mask per LLC size, counted by the PMU" if self.pmu and self.resctrl else
                f"cachegrind {sizes} (LLC size emulated by valgrind's cache simulator"
                + ("" if self.resctrl else f"; no resctrl: {self.resctrl_why}")
                + ("" if self.pmu else f"; no PMU: {self.pmu_why}") + ")")

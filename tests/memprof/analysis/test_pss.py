@@ -62,8 +62,13 @@ def _fake_cell(rows, compression, chunk, config):
     return {"forward": 1.0, "backward_dense": 2.0, "backward_sparse": 3.0}
 
 
+def _fake_model(rows, compression, chunk, config):
+    return {"forward": 4.0, "backward_dense": 5.0, "backward_sparse": 6.0}
+
+
 def test_reproduce_table_pss_writes_its_files(tmp_path, monkeypatch):
     monkeypatch.setattr(pss, "measure_cell", _fake_cell)
+    monkeypatch.setattr(pss, "model_cell", _fake_model)
     out = tmp_path / "pss"
     result = CliRunner().invoke(main, ["reproduce", "--table", "pss", "--pss-rows", "4M,256M", "--budget", "1GiB",
                                        "-o", str(out), "--no-progress"])
@@ -74,7 +79,7 @@ def test_reproduce_table_pss_writes_its_files(tmp_path, monkeypatch):
     assert doc["schema"] == "memprof.pss/1"
     big = [r for r in doc["rows"] if r["rows"] == 1 << 28 and r["compression"] == 10]
     assert big and all(r["measured_ms_per_iteration"].startswith("unavailable") for r in big)
-    assert "| 10x | 1.000 (0.40) |" in result.output
+    assert "| 10x | 1.000 / 4.000 (0.40) |" in result.output  # measured / modelled (published)
 
 
 @pytest.mark.parametrize("args,word", [(["--table", "pss", "--llc", "14MB"], "--llc does not apply"),
@@ -84,3 +89,16 @@ def test_reproduce_table_pss_writes_its_files(tmp_path, monkeypatch):
 def test_reproduce_pss_bad_input_exits_2(tmp_path, args, word):
     result = CliRunner().invoke(main, ["reproduce", *args, "-o", str(tmp_path / "x")])
     assert result.exit_code == 2 and word in result.output
+
+
+def test_the_modelled_column_prices_the_dense_update_of_a_larger_memory_higher():
+    # Dense gradients zero and scatter into a buffer the size of ROBE's memory: at 1000x a 4M x 128
+    # table keeps 524,288 floats (2 MiB), at 10^4x 52,429 (205 KiB): more lines, more modelled time.
+    config = pss.PssConfig(rows=(1 << 22,), compressions=(1000, 10000), chunks=(32,), batch_size=256, repeats=1,
+                           budget_bytes=1 << 30, cpu="icx")
+    frame, meta = pss.pss_table(config)
+    dense = frame[frame["panel"] == "b"].set_index("compression")["modelled_ms_per_iteration"]
+    assert all(isinstance(v, float) and v > 0 for v in dense)
+    assert dense[1000] > dense[10000]
+    assert "icx preset" in meta["modelled"]
+    assert " / " in pss.grids_markdown(frame, meta)

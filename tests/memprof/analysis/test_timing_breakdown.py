@@ -90,3 +90,25 @@ def test_breakdown_flag_shows_the_terms_in_the_table(tmp_path):
     assert plain.exit_code == 0 and shown.exit_code == 0, shown.output
     assert "cycles_dram" not in plain.output
     assert "cycles_dram" in shown.output and "cycles_tlb_walk" in shown.output
+
+
+def test_training_reports_dram_writes_for_every_representation():
+    # --phase train writes every parameter line a batch touches (the optimizer's update, and the
+    # dense gradient buffer); a 2 KiB LLC (32 lines) cannot hold them, so dirty lines are written
+    # back to DRAM for every representation (each keeps more than 32 lines: robe compressed only 2x);
+    # the forward phase only reads.
+    args = ["simulate", "--workload", "3000,3000", "--dim", "16", "--batch-size", "16", "--batches", "3",
+            "--llc", "2KB", "--ways", "2", "--no-private-levels", "--model", "dlrm,hashing,qr,robe,ttrec,memrec",
+            "--no-progress", "--format", "json", "--param", "qr.threshold=10", "--param", "ttrec.min_rows=10",
+            "--param", "hashing.rows=1000", "--param", "robe.compression=2"]
+    import json
+
+    train = CliRunner().invoke(main, [*args, "--phase", "train", "--grad", "dense"])
+    forward = CliRunner().invoke(main, args)
+    assert train.exit_code == 0 and forward.exit_code == 0, train.output + forward.output
+    written = {row["model"]: row["dram_write_bytes"] for row in json.loads(train.output)["rows"]}
+    assert set(written) == {"dlrm", "hashing", "qr", "robe", "ttrec", "memrec"}
+    assert all(v > 0 for v in written.values()), written
+    assert all(row["dram_write_bytes"] == 0 for row in json.loads(forward.output)["rows"])
+    dram = {row["model"]: row["cycles_dram"] for row in json.loads(train.output)["rows"]}
+    assert all(v > 0 for v in dram.values())
