@@ -138,12 +138,17 @@ def _calibration(calibrate: bool, variants, log) -> dict:
                    "(options given explicitly win).")
 @click.option("--calibrate/--no-calibrate", "calibrate", default=False, show_default=True,
               help="Run `memprof calibrate` first (otherwise a missing calibration is an error).")
+@click.option("--cores", type=click.IntRange(min=1), default=None,
+              help="Validate the many-core model instead: N processes (private tables) and N threads (shared "
+                   "tables) at the first footprint [default here: 64MB] and batch size [1024], skew 1.05, "
+                   "models dlrm,memrec unless --model; N at most the CPUs here.")
 @plot_option("--plot", help_text="Write the parity plot (predicted vs measured, log-log, y = x).")
 @kernel_options
 @output_options(progress=True)
 @runtime_errors
 def validate_command(models, params, workload, seed, footprints, budget, skews, compare_skews, batch_sizes,
-                     ring_lookups, repeat, quick, calibrate, plot, threads, prefetch_distance, fmt, output, progress):
+                     ring_lookups, repeat, quick, calibrate, cores, plot, threads, prefetch_distance, fmt, output,
+                     progress):
     """Predicted (simulator + timing model, host preset + calibration) against measured ns/lookup
     of the real kernels on this machine, one row per point, a parity plot and a summary with the
     targets (median |error| <= 15%, every point <= 35%, speed-ups vs dlrm within 20%).
@@ -158,6 +163,7 @@ def validate_command(models, params, workload, seed, footprints, budget, skews, 
     Examples:
       memprof validate --plot parity.png -o validate.json
       memprof validate --quick --model dlrm,memrec --footprints 8MB,64MB
+      memprof validate --cores 2 -o cores.json          (two processes and two threads against the model)
     """
     from memprof.analysis.validate import (DEFAULT_BATCHES, DEFAULT_RING_LOOKUPS, DEFAULT_SKEWS, MODELS, ValidateConfig,
                                            default_variants, label_unavailable, run_validate, summarize,
@@ -167,6 +173,9 @@ def validate_command(models, params, workload, seed, footprints, budget, skews, 
     from memprof.report.tables import emit
 
     log = (lambda m: click.echo(m, err=True)) if progress else (lambda _m: None)
+    if cores is not None:
+        return _validate_cores(models, params, workload, seed, footprints, budget, batch_sizes, repeat, calibrate,
+                               cores, threads, fmt, output, log)
     chosen = parse_models(models) if models else None
     model_names = list(dict.fromkeys(["dlrm", *(chosen or MODELS)]))
     variants = default_variants(model_names, parse_model_params(params, model_names))
@@ -216,3 +225,37 @@ def validate_command(models, params, workload, seed, footprints, budget, skews, 
 
 
 COMMANDS = [validate_command]
+
+
+def _validate_cores(models, params, workload, seed, footprints, budget, batch_sizes, repeat, calibrate, cores,
+                    threads, fmt, output, log) -> None:
+    """``--cores N``: ``memprof.analysis.validate_cores`` at one point per model."""
+    from memprof.analysis.validate import Variant, parse_skew
+    from memprof.analysis.validate_cores import run_validate_cores
+    from memprof.hw.bench import table_cap
+    from memprof.hw.host import read_cpu_info
+    from memprof.report.metadata import run_metadata
+    from memprof.report.tables import emit
+    from traces.spec import TraceSpec
+
+    if threads != 1:
+        raise click.BadParameter("--cores sets the threads itself (N for the threads mode)", param_hint="--threads")
+    cpu = read_cpu_info()
+    if cores > cpu.logical_cpus:
+        raise click.BadParameter(f"{cores}: this machine has {cpu.logical_cpus} CPUs", param_hint="--cores")
+    model_names = parse_models(models) if models else ["dlrm", "memrec"]
+    model_params = parse_model_params(params, model_names)
+    budget_bytes = _budget(budget)
+    footprint = _footprints(footprints or "64MB", budget_bytes // cores)[0]
+    batch = _batch_sizes(batch_sizes or "1024")[0]
+    _calibration(calibrate, [Variant(m, ()) for m in model_names], log)
+    cap, _ = table_cap("dlrm", workload, budget_bytes=footprint)
+    specs = [TraceSpec(m, workload, max_rows=cap, batch_size=batch, seed=seed,
+                       params=tuple(sorted(model_params.get(m, {}).items())), **parse_skew("1.05").spec_fields())
+             for m in model_names]
+    frame = run_validate_cores(specs, cores, repeat=repeat, log=log)
+    worst = float(frame["error"].abs().max())
+    log(f"validate --cores {cores}: median |error| {float(frame['error'].abs().median()):.1%}, worst {worst:.1%}")
+    emit(frame, fmt, output, run_metadata(kind="validate-cores", machine=cpu.describe(), cores=cores,
+                                          footprint_bytes=footprint, batch_size=batch, workload=workload, seed=seed),
+         kind="validate-cores")

@@ -29,6 +29,7 @@ KINDS = {
     "calibrate": "measured per-operation compute costs",
     "cpus": "CPU timing presets",
     "validate": "measured versus predicted ns/lookup per (representation, footprint, skew, batch), with speed-ups vs dlrm",
+    "validate-cores": "measured versus predicted ns/lookup per core with N cores (processes: private tables; threads: shared)",
     "pss": "the PSS paper's Table 2 on this CPU: ROBE forward / backward ms per iteration beside the published GPU values",
     "cores": "N cores with private L1/L2 sharing one LLC: socket and per-core throughput at the loaded DRAM latency",
 }
