@@ -94,6 +94,8 @@ class ModelRun:
     tlb: TlbStats | None = None  # the TLB's counts (None: no TLB simulated)
     batches: int = 0  # measured batches (one kernel call each)
     framework_calls_per_batch: int = 0  # a framework's operator calls per batch (Representation's)
+    bags: int = 0  # output rows stored by the measured batches (one per bag)
+    bag_bytes: int = 0  # one output row: dim float32
 
 
 def private_configs(preset, setup: CacheSetup):
@@ -126,6 +128,7 @@ class _ModelConsumer:
         self.rep, self.hierarchy = rep, hierarchy
         self.lookups = np.zeros(rep.workload.num_features, dtype=np.int64)
         self.batches = 0
+        self.bags = 0
         self.measuring = False
 
     @property
@@ -138,6 +141,7 @@ class _ModelConsumer:
             batch = item.batch
             self.lookups += np.diff(batch.offsets).reshape(batch.num_features, batch.batch_size).sum(axis=1)
             self.batches += 1
+            self.bags += batch.batch_size * self.rep.output_features(batch.num_features)
 
     def end_warmup(self) -> None:
         self.hierarchy.reset_stats()
@@ -148,18 +152,20 @@ class _ModelConsumer:
         passed = self.hierarchy.results()
         return ModelRun(rep.name, rep.memory_bytes, rep.compression, {**rep.describe(), "dim": rep.dim},
                         self.lookups.copy(), [r for r, _ in passed.per_sim], [rows for _, rows in passed.per_sim],
-                        passed.tlb, self.batches, rep.framework_calls_per_batch)
+                        passed.tlb, self.batches, rep.framework_calls_per_batch, self.bags, 4 * rep.dim)
 
     def checkpoint_objects(self) -> dict:
         return self.hierarchy.checkpoint_objects("llc")
 
     def checkpoint_extra(self) -> dict:
-        return {"lookups": self.lookups.tolist(), "measuring": self.measuring, "batches": self.batches}
+        return {"lookups": self.lookups.tolist(), "measuring": self.measuring, "batches": self.batches,
+                "bags": self.bags}
 
     def restore_extra(self, extra: dict) -> None:
         self.lookups[:] = np.asarray(extra["lookups"], dtype=np.int64)
         self.measuring = bool(extra["measuring"])
         self.batches = int(extra["batches"])
+        self.bags = int(extra["bags"])
 
 
 def tlb_config(preset, setup: CacheSetup) -> TlbConfig | None:
@@ -233,8 +239,13 @@ def timed_rows(run: ModelRun, timing: TimingModel, ops: OpCounts) -> list[dict]:
     for result, rows in zip(run.results, run.rows):
         record = result.to_record()
         counts = memory_counts(result, rows, run.tlb, sampled=result.sampled_sets < result.total_sets)
+        line = result.levels[-1].line_bytes
+        output_per_batch = run.bags * run.bag_bytes / max(run.batches, 1)
         estimate = timing.estimate(run_work(run, ops), counts, calls=run.batches,
-                                   framework_calls=run.batches * run.framework_calls_per_batch)
+                                   framework_calls=run.batches * run.framework_calls_per_batch,
+                                   output_lines=run.bags * -(-run.bag_bytes // line),
+                                   output_in_dram=output_per_batch > result.levels[-1].size_bytes,
+                                   call_label=run.model)
         walk_llc_misses = rows.leaf_reads[-1] + rows.upper_reads[-1]
         out.append({
             **record,

@@ -96,6 +96,7 @@ class ModelCalibration:
     params: dict = field(default_factory=dict)  # the representation's config as measured, plus dim
     resident_level: str = "l1"  # the cache level its arrays were sized for: "l1", "l2" or "budget" (--budget)
     budget_bytes: int = 0  # the array budget used (half that level)
+    call_ns: float | None = None  # its best call on one sample of empty bags: the fixed cost of a call
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -232,19 +233,25 @@ def load_calibration(
     here = host_cpu_name(cpuinfo_path)
     if calibration.host_cpu != here:
         return {}, (f"calibration at {target} is for {calibration.host_cpu!r}, this CPU is {here!r}: not used")
-    used, skipped = {}, []
+    used, skipped, calls = {}, [], {}
     for model, entry in calibration.models.items():
         wanted = None if model_params is None else model_params.get(model)
         if _matches(model, entry.params, wanted):
             used[model] = entry.cycles_per_lookup
         else:
             skipped.append(model)
+        if entry.call_ns is not None:
+            calls[model] = entry.call_ns * calibration.freq_ghz
     note = f"compute cycles per lookup from {target} ({calibration.created[:10]}, {calibration.freq_ghz:.3f} GHz"
     note += " assumed" if calibration.freq_assumed else ""
     note += f"): {', '.join(f'{m} {c:.1f}' for m, c in sorted(used.items())) or 'none'}"
     if skipped:
         note += f"; not used (measured with other parameters): {', '.join(sorted(skipped))}"
-    return ({"compute_cycles_per_lookup": used} if used else {}), note
+    overrides = {"compute_cycles_per_lookup": used} if used else {}
+    if calls:
+        overrides["kernel_call_cycles_per_label"] = calls
+        note += f"; kernel call cycles: {', '.join(f'{m} {c:.0f}' for m, c in sorted(calls.items()))}"
+    return overrides, note
 
 
 def load_machine_calibration(
@@ -406,9 +413,15 @@ class _Bench:
     out: np.ndarray | None = None  # the reused output buffer
     level: str = "budget"  # the cache level the arrays were sized for
     budget: int = 0
+    tiny: Batch | None = None  # one sample of empty bags: the fixed cost of a call
+    tiny_out: np.ndarray | None = None
+    calls: list = field(default_factory=list)
 
     def call(self, batch) -> None:
         self.rep.pooled(batch, self.out, **self.kernel)
+
+    def call_tiny(self) -> None:
+        self.rep.pooled(self.tiny, self.tiny_out, **self.kernel)
 
 
 def _kernel(threads: int, prefetch_distance: int | None) -> dict:
@@ -430,10 +443,13 @@ def _prepare(model, params, *, dim, budget_bytes, batch_size, pooling, seed, ker
     empty = rep.prepare(Batch(np.zeros(0, dtype=np.int64), np.zeros(features * batch_size + 1, dtype=np.int64),
                               features, batch_size))
     out = np.empty((rep.output_features(features), batch_size, dim), dtype=np.float32)
-    bench = _Bench(model, rep, batch, empty, dim, kernel=kernel, out=out, level=level, budget=budget_bytes)
+    tiny = rep.prepare(Batch(np.zeros(0, dtype=np.int64), np.zeros(features + 1, dtype=np.int64), features, 1))
+    bench = _Bench(model, rep, batch, empty, dim, kernel=kernel, out=out, level=level, budget=budget_bytes, tiny=tiny,
+                   tiny_out=np.empty((rep.output_features(features), 1, dim), dtype=np.float32))
     for _ in range(2):  # compile (or load from the Numba cache)
         bench.call(batch)
         bench.call(empty)
+        bench.call_tiny()
     return bench
 
 
@@ -442,6 +458,7 @@ def _run_round(bench: _Bench, count: int, clock) -> None:
     bench.call(bench.batch)  # bring this model's arrays back into L1/L2
     bench.overhead += _time_calls(lambda: bench.call(bench.empty), max(3, count), clock)
     bench.samples += _time_calls(lambda: bench.call(bench.batch), count, clock)
+    bench.calls += _time_calls(bench.call_tiny, max(3, count), time.perf_counter_ns)  # not part of the fake-clock API
 
 
 def _result(bench: _Bench, freq_ghz: float) -> ModelCalibration:
@@ -456,7 +473,7 @@ def _result(bench: _Bench, freq_ghz: float) -> ModelCalibration:
         model=bench.model, cycles_per_lookup=best * freq_ghz, ns_per_lookup_best=best, ns_per_lookup_median=median,
         overhead_ns_per_call=overhead, lookups_per_call=lookups, repeat=len(bench.samples),
         memory_bytes=bench.rep.memory_bytes, params=_jsonable(recorded), resident_level=bench.level,
-        budget_bytes=int(bench.budget),
+        budget_bytes=int(bench.budget), call_ns=float(min(bench.calls)) if bench.calls else None,
     )
 
 
@@ -507,14 +524,52 @@ def _prepare_resident(model, params, budgets, **kw) -> _Bench:
     raise ValueError("no cache budget given")
 
 
-def kernel_call_value(results: dict[str, ModelCalibration], freq_ghz: float, freq_note: str) -> dict:
-    """``kernel_call_cycles``: the median over models of the best empty-bag call (ns) x frequency."""
-    overheads = {m: e.overhead_ns_per_call for m, e in results.items()}
-    ns = statistics.median(overheads.values())
-    listed = ", ".join(f"{m} {v:.0f} ns" for m, v in overheads.items())
-    return microbench.value(ns * freq_ghz, "cycles",
-                            f"measured: median over models of the best pooled() call on a batch of empty bags "
-                            f"({listed}) x {freq_ghz:.3f} GHz{freq_note}", ns=ns)
+OUTPUT_BYTES = {"cache": 128 * 1024, "dram": 128 * 1024 * 1024}  # output arrays: in L2; far past the LLC
+
+
+def output_store_values(freq_ghz: float, freq_note: str, *, dim: int = 128, repeat: int = DEFAULT_REPEAT,
+                        threads: int = 1, prefetch_distance: int | None = None) -> dict:
+    """``kernel_call_cycles`` and the cost of storing the output rows, from dlrm's kernel on batches
+    of empty bags (each bag stores one zero row of ``dim`` floats and reads no table): one sample
+    of each feature gives the fixed cost of a call; an output of 128 KiB (in L2) the
+    cache-resident cost per 64 B output line; one of 128 MiB (far past the LLC) the cost per line
+    when the output lives in DRAM (the stores' reads for ownership and write-backs). Best of
+    ``repeat`` calls each (the wall clock: this is a measurement, not a test hook); cycles = ns x
+    ``freq_ghz``."""
+    rep, workload, _ = build_small("dlrm", None, dim=dim, budget_bytes=64 * 1024)
+    rep.allocate(seed=0, budget_bytes=64 * 1024)
+    features = workload.num_features
+    kernel = _kernel(threads, prefetch_distance)
+    lines_per_bag = -(-dim * 4 // 64)
+    row_bytes = features * dim * 4
+    batches = {"fixed": 1, **{name: max(2, size // row_bytes) for name, size in OUTPUT_BYTES.items()}}
+    best = {}
+    for name, samples in batches.items():
+        empty = rep.prepare(Batch(np.zeros(0, dtype=np.int64), np.zeros(features * samples + 1, dtype=np.int64),
+                                  features, samples))
+        out = np.empty((rep.output_features(features), samples, dim), dtype=np.float32)
+        call = lambda: rep.pooled(empty, out, **kernel)  # noqa: E731
+        call()
+        call()  # compiled, output pages touched
+        best[name] = min(_time_calls(call, max(3, repeat if name != "dram" else 5), time.perf_counter_ns))
+    bags = {name: features * samples for name, samples in batches.items()}
+    per_line = {name: max(0.0, (best[name] - best["fixed"]) / ((bags[name] - bags["fixed"]) * lines_per_bag))
+                for name in ("cache", "dram")}
+    fixed = max(0.0, best["fixed"] - bags["fixed"] * lines_per_bag * per_line["cache"])
+    how = (f"measured: dlrm's pooled() on batches of empty bags ({features} features x {{}} samples, each bag one "
+           f"zero row of {dim} floats), best of {repeat} calls, x {freq_ghz:.3f} GHz{freq_note}")
+    return {
+        "kernel_call_cycles": microbench.value(
+            fixed * freq_ghz, "cycles", how.format(1) + f"; minus its {features} rows' stores", ns=fixed),
+        "output_store_cycles_cache": microbench.value(
+            per_line["cache"] * freq_ghz, "cycles",
+            how.format(f"1 and {batches['cache']}") + ": per 64 B line of a 128 KiB output (L2-resident)",
+            ns=per_line["cache"]),
+        "output_store_cycles_dram": microbench.value(
+            per_line["dram"] * freq_ghz, "cycles",
+            how.format(f"1 and {batches['dram']}") + ": per 64 B line of a 128 MiB output (past the LLC: read for "
+            "ownership and write-back)", ns=per_line["dram"]),
+    }
 
 
 def cache_size_values(host) -> dict:
@@ -567,7 +622,8 @@ def calibrate(models=MODELS, model_params: dict[str, dict] | None = None, *, dim
             _run_round(bench, per_round, clock)
     results = {bench.model: _result(bench, ghz) for bench in benches}
     freq_note = " (frequency assumed)" if assumed else ""
-    values = {"kernel_call_cycles": kernel_call_value(results, ghz, freq_note)} if results else {}
+    values = output_store_values(ghz, freq_note, dim=dim, repeat=repeat, threads=threads,
+                                 prefetch_distance=prefetch_distance) if results else {}
     detail = {}
     if memory:
         say("memory microbenchmarks ...")

@@ -51,11 +51,13 @@ GRANTED = 0.9  # THP counts as granted when AnonHugePages covers this share of t
 
 # The parameters the timing model takes from calibration (core cycles unless the name says).
 FIELDS = ("l1_hit_cycles", "l2_hit_cycles", "llc_hit_cycles", "dram_cycles", "page_walk_cycles", "fill_buffers",
-          "l2_row_gbps", "llc_row_gbps", "dram_row_gbps", "kernel_call_cycles")
+          "l2_row_gbps", "llc_row_gbps", "dram_row_gbps", "kernel_call_cycles", "output_store_cycles_cache",
+          "output_store_cycles_dram")
 UNITS = {"l1_hit_cycles": "cycles", "l2_hit_cycles": "cycles", "llc_hit_cycles": "cycles", "dram_cycles": "cycles",
          "page_walk_cycles": "cycles", "page_walk_dram_cycles": "cycles", "fill_buffers": "lines",
          "l2_row_gbps": "GB/s", "llc_row_gbps": "GB/s", "dram_row_gbps": "GB/s", "l2_line_gbps": "GB/s",
-         "llc_line_gbps": "GB/s", "dram_line_gbps": "GB/s", "kernel_call_cycles": "cycles", "llc_effective_bytes": "bytes"}
+         "llc_line_gbps": "GB/s", "dram_line_gbps": "GB/s", "kernel_call_cycles": "cycles", "llc_effective_bytes": "bytes",
+         "output_store_cycles_cache": "cycles", "output_store_cycles_dram": "cycles"}
 LEVELS = ("l1", "l2", "llc", "dram")
 VM_NOTE = ("a virtual machine: the TLB caches guest-virtual to host-physical translations, so guest THP may not "
            "remove host-side (nested) walks")

@@ -48,10 +48,10 @@ CORES_COLUMNS = ("cores", "tables", "core_lookups_per_second", "socket_lookups_p
                  "llc_misses_per_lookup", "loaded_dram_latency_ns", "loaded_dram_latency_cycles", "dram_utilisation",
                  "core_ns_per_lookup", "loaded_cycles")
 # Where the cycles go (sim.timing.model.BREAKDOWN; they sum to ``cycles``), and what priced them.
-BREAKDOWN_COLUMNS = ("cycles_compute", "cycles_l2", "cycles_llc", "cycles_dram", "cycles_tlb_walk", "cycles_calls",
-                     "cycles_bandwidth_cap")
-BREAKDOWN_LABELS = dict(zip(BREAKDOWN_COLUMNS, ("compute", "L2 rows", "LLC rows", "DRAM rows", "TLB walks", "calls",
-                                               "socket bandwidth cap")))
+BREAKDOWN_COLUMNS = ("cycles_compute", "cycles_l2", "cycles_llc", "cycles_dram", "cycles_tlb_walk", "cycles_output",
+                     "cycles_calls", "cycles_bandwidth_cap")
+BREAKDOWN_LABELS = dict(zip(BREAKDOWN_COLUMNS, ("compute", "L2 rows", "LLC rows", "DRAM rows", "TLB walks",
+                                               "output stores", "calls", "socket bandwidth cap")))
 TIMING_INPUT_COLUMNS = ("rows", "tlb_walks", "walk_llc_misses", "rows_in_flight")
 # The columns a terminal (table, Markdown) shows of an analysis by default: the headline.
 ANALYSIS_HEADLINE = (

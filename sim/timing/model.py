@@ -56,7 +56,7 @@ OP_KINDS = tuple(OP_COST_FIELDS)
 LEVELS = ("l1", "l2", "llc", "dram")  # where an access can be served, nearest first
 LATENCY_FIELDS = {"l1": "l1_hit_cycles", "l2": "l2_hit_cycles", "llc": "llc_hit_cycles", "dram": "dram_cycles"}
 BANDWIDTH_FIELDS = {"l2": "l2_row_gbps", "llc": "llc_row_gbps", "dram": "dram_row_gbps"}
-BREAKDOWN = ("compute", "l2", "llc", "dram", "tlb_walk", "calls", "bandwidth_cap")
+BREAKDOWN = ("compute", "l2", "llc", "dram", "tlb_walk", "output", "calls", "bandwidth_cap")
 # Micro-ops one row of n lines takes in the window: a load and an add per line, plus the
 # per-lookup index load, address arithmetic, loop and prefetch (assumed; see the docs).
 UOPS_PER_LINE = 2
@@ -151,9 +151,11 @@ class TimingResult:
 
 _FLOAT_FIELDS = (
     "freq_ghz", "l1_hit_cycles", "l2_hit_cycles", "llc_hit_cycles", "dram_cycles", "fill_buffers", "rob_entries",
-    "page_walk_cycles", "page_walkers", "kernel_call_cycles", "call_overhead_cycles", *OP_COST_FIELDS.values(),
+    "page_walk_cycles", "page_walkers", "kernel_call_cycles", "call_overhead_cycles", "output_store_cycles_cache",
+    *OP_COST_FIELDS.values(),
 )
 _OPTIONAL_POSITIVE = ("l2_row_gbps", "llc_row_gbps", "dram_row_gbps", "peak_dram_gbps")
+_OPTIONAL_NON_NEGATIVE = ("output_store_cycles_dram",)
 
 
 def _finite_number(value) -> bool:
@@ -187,6 +189,8 @@ class TimingModel:
     page_walk_cycles: float = 20.0  # a walk's cost beyond the latency of its page-table reads
     page_walkers: float = 2.0  # walks in flight at once
     kernel_call_cycles: float = 0.0  # one call of the kernel (argument checks, dispatch)
+    output_store_cycles_cache: float = 1.0  # storing one 64 B output line that stays in the caches
+    output_store_cycles_dram: float | None = None  # ... one that lives in DRAM (None: RFO + write-back bandwidth)
     call_overhead_cycles: float = 0.0  # one call of a framework operator (e.g. PyTorch's)
     prefetch_distance: int = 0  # lookups the kernel software-prefetches ahead (the analysis sets its kernels')
     line_bytes: int = 64
@@ -199,6 +203,7 @@ class TimingModel:
     cycles_per_mul: float = 0.125
     cycles_per_fma: float = 0.125
     compute_cycles_per_lookup: tuple[tuple[str, float], ...] = ()
+    kernel_call_cycles_per_label: tuple[tuple[str, float], ...] = ()  # per-label kernel_call_cycles
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -238,7 +243,20 @@ class TimingModel:
                 if not _finite_number(value) or value <= 0:
                     raise ValueError(f"timing: {name} must be > 0 or None, got {value!r}")
                 object.__setattr__(self, name, float(value))
+        for name in _OPTIONAL_NON_NEGATIVE:
+            value = getattr(self, name)
+            if value is not None:
+                if not _finite_number(value) or value < 0:
+                    raise ValueError(f"timing: {name} must be >= 0 or None, got {value!r}")
+                object.__setattr__(self, name, float(value))
         object.__setattr__(self, "compute_cycles_per_lookup", _normalise_per_label(self.compute_cycles_per_lookup))
+        object.__setattr__(self, "kernel_call_cycles_per_label",
+                           _normalise_per_label(self.kernel_call_cycles_per_label, "kernel_call_cycles_per_label"))
+
+    def call_cycles(self, label: str | None = None) -> float:
+        """One kernel call: the ``kernel_call_cycles_per_label`` entry of ``label`` (a measured
+        representation), else ``kernel_call_cycles``."""
+        return dict(self.kernel_call_cycles_per_label).get(label, self.kernel_call_cycles)
 
     # -- compute
 
@@ -310,6 +328,15 @@ class TimingModel:
         terms["tlb_walk"] = walk / min(independent, self.page_walkers)
         return terms
 
+    def output_store_cycles(self, in_dram: bool) -> float:
+        """Cycles to store one 64 B-line of output: cache-resident, or (``in_dram``) the measured
+        DRAM cost, else a read for ownership plus a write-back at the core's DRAM row bandwidth."""
+        if not in_dram:
+            return self.output_store_cycles_cache
+        if self.output_store_cycles_dram is not None:
+            return self.output_store_cycles_dram
+        return 2 * self.line_bytes / self.row_bandwidth("dram")
+
     def dram_bytes(self, counts: MemoryCounts) -> tuple[int, int]:
         """(read, write) DRAM bytes: read bytes default to the DRAM rows' lines."""
         read = counts.dram_read_bytes
@@ -320,14 +347,19 @@ class TimingModel:
     # -- the whole run
 
     def estimate(self, work: Iterable[tuple[str | None, Mapping[str, float], int]], counts: MemoryCounts, *,
-                 calls: float = 0, framework_calls: float = 0) -> TimingResult:
+                 calls: float = 0, framework_calls: float = 0, output_lines: float = 0,
+                 output_in_dram: bool = False, call_label: str | None = None) -> TimingResult:
         """Cycles, seconds, DRAM bandwidth and the breakdown of the lookups in ``work`` (as in
         ``compute_cycles``) whose accesses were served as ``counts`` says; ``calls`` kernel
-        calls, ``framework_calls`` framework operator calls."""
-        return self.estimate_cycles(self.compute_cycles(work), counts, calls=calls, framework_calls=framework_calls)
+        calls, ``framework_calls`` framework operator calls; ``output_lines`` 64 B lines of
+        pooled output stored (one row per bag), ``output_in_dram`` when the output array does
+        not fit the LLC; ``call_label`` picks the kernel's per-label call cost (``call_cycles``)."""
+        return self.estimate_cycles(self.compute_cycles(work), counts, calls=calls, framework_calls=framework_calls,
+                                    output_lines=output_lines, output_in_dram=output_in_dram, call_label=call_label)
 
     def estimate_cycles(self, compute_cycles: float, counts: MemoryCounts, *, calls: float = 0,
-                        framework_calls: float = 0) -> TimingResult:
+                        framework_calls: float = 0, output_lines: float = 0,
+                        output_in_dram: bool = False, call_label: str | None = None) -> TimingResult:
         """As ``estimate``, from compute cycles already known (op counts or measured)."""
         if not _finite_number(compute_cycles) or compute_cycles < 0:
             raise ValueError(f"timing: compute_cycles must be a finite number >= 0, got {compute_cycles!r}")
@@ -339,6 +371,7 @@ class TimingModel:
         independent = self.independent_rows(all_lines / all_rows if all_rows else 1.0)
         read_bytes, write_bytes = self.dram_bytes(counts)
         terms = self.memory_terms(counts, independent)
+        terms["output"] = _count("output_lines", output_lines) * self.output_store_cycles(bool(output_in_dram))
         compute = float(compute_cycles)
         memory = sum(terms.values())
         breakdown = dict.fromkeys(BREAKDOWN, 0.0)
@@ -348,7 +381,7 @@ class TimingModel:
         else:
             breakdown.update({name: value / independent for name, value in terms.items()})
             breakdown["compute"] = compute
-        breakdown["calls"] = calls * self.kernel_call_cycles + framework_calls * self.call_overhead_cycles
+        breakdown["calls"] = calls * self.call_cycles(call_label) + framework_calls * self.call_overhead_cycles
         cycles = sum(breakdown.values())
         seconds = cycles / (self.freq_ghz * 1e9)
         dram_bytes = read_bytes + write_bytes
@@ -374,16 +407,18 @@ class TimingModel:
             if key not in known:
                 raise ValueError(f"timing: unknown parameter {key!r}; known parameters: {', '.join(known)}")
         overrides = dict(overrides)
-        if "compute_cycles_per_lookup" in overrides:
-            merged = dict(self.compute_cycles_per_lookup)
-            merged.update(dict(_normalise_per_label(overrides["compute_cycles_per_lookup"])))
-            overrides["compute_cycles_per_lookup"] = merged
+        for name in ("compute_cycles_per_lookup", "kernel_call_cycles_per_label"):
+            if name in overrides:
+                merged = dict(getattr(self, name))
+                merged.update(dict(_normalise_per_label(overrides[name], name)))
+                overrides[name] = merged
         return replace(self, **overrides)
 
     def describe(self) -> dict:
         """JSON-ready parameters (for result metadata)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["compute_cycles_per_lookup"] = dict(self.compute_cycles_per_lookup)
+        out["kernel_call_cycles_per_label"] = dict(self.kernel_call_cycles_per_label)
         return out
 
 
@@ -405,22 +440,18 @@ def _whole(name: str, value) -> int:
     return int(value)
 
 
-def _normalise_per_label(value) -> tuple[tuple[str, float], ...]:
+def _normalise_per_label(value, name: str = "compute_cycles_per_lookup") -> tuple[tuple[str, float], ...]:
     items = value.items() if isinstance(value, Mapping) else value
     try:
         pairs = [(label, cycles) for label, cycles in items]
     except (TypeError, ValueError):
-        raise ValueError(
-            f"timing: compute_cycles_per_lookup must map labels to cycles, got {value!r}"
-        ) from None
+        raise ValueError(f"timing: {name} must map labels to cycles, got {value!r}") from None
     out = {}
     for label, cycles in pairs:
         if not isinstance(label, str) or not label:
-            raise ValueError(f"timing: compute_cycles_per_lookup labels must be non-empty strings, got {label!r}")
+            raise ValueError(f"timing: {name} labels must be non-empty strings, got {label!r}")
         if not _finite_number(cycles) or cycles < 0:
-            raise ValueError(
-                f"timing: compute_cycles_per_lookup[{label!r}] must be a finite number >= 0, got {cycles!r}"
-            )
+            raise ValueError(f"timing: {name}[{label!r}] must be a finite number >= 0, got {cycles!r}")
         out[label] = float(cycles)
     return tuple(sorted(out.items()))
 
@@ -493,7 +524,7 @@ def parse_timing_overrides(items: Iterable[str]) -> dict:
             )
         if key == "name":
             overrides[key] = text
-        elif key in _OPTIONAL_POSITIVE and text.lower() in ("none", "off", "inf"):
+        elif key in (*_OPTIONAL_POSITIVE, *_OPTIONAL_NON_NEGATIVE) and text.lower() in ("none", "off", "inf"):
             overrides[key] = None
         elif key in ("line_bytes", "prefetch_distance"):
             try:

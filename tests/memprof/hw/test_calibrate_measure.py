@@ -103,7 +103,10 @@ def test_calibrate_interleaves_rounds_over_the_models_with_a_fake_host(tmp_path)
     assert memrec.params["k_weight"] == 2 and memrec.params["dim"] == 32
     path = cal.save_calibration(result, tmp_path / "c.json")
     overrides, _ = cal.load_calibration(path, cpuinfo_path=cpuinfo)
-    assert overrides == {"compute_cycles_per_lookup": {"dlrm": 200.0, "memrec": 400.0}}
+    assert overrides["compute_cycles_per_lookup"] == {"dlrm": 200.0, "memrec": 400.0}
+    # the fixed cost of a call: each model's best call on one sample of empty bags (wall clock), x 2 GHz
+    assert overrides["kernel_call_cycles_per_label"] == {m: result.models[m].call_ns * 2.0 for m in ("dlrm", "memrec")}
+    assert all(result.models[m].call_ns > 0 for m in ("dlrm", "memrec"))
 
 
 def test_calibrate_every_model_records_its_parameters(tmp_path):
@@ -148,7 +151,8 @@ def test_cli_calibrate_json_and_store(runner, tmp_path):
     shown = runner.invoke(main, ["calibrate", "--show", "--format", "csv"])
     assert shown.exit_code == 0
     assert shown.stdout.splitlines()[0] == "quantity,model,value,median,unit,how,footprint_bytes,source,note"
-    assert len(shown.stdout.splitlines()) == 4  # header, kernel_call_cycles, dlrm, memrec
+    # header, kernel_call_cycles, output_store_cycles_cache, output_store_cycles_dram, dlrm, memrec
+    assert len(shown.stdout.splitlines()) == 6
 
 
 def test_cli_no_save_and_show_without_file(runner, tmp_path):

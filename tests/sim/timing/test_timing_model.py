@@ -362,3 +362,24 @@ def test_describe_is_json_ready():
     data = json.loads(json.dumps(BASE.describe()))
     assert data["compute_cycles_per_lookup"] == {"plain": 100.0}
     assert set(data) == set(field_names())
+
+
+def test_output_stores_cost_per_line_in_cache_and_in_dram():
+    # 100 output lines: in cache at 2 cycles a line = 200; in DRAM without a measurement a read for
+    # ownership and a write-back at Little's law (4 x 64 B / 200 cycles = 1.28 B/cycle): 128 / 1.28 = 100
+    # cycles a line = 10,000; a measured DRAM cost replaces that.
+    model = BASE.with_overrides(output_store_cycles_cache=2)
+    assert model.estimate(_work(0), NO_MEMORY, output_lines=100).breakdown["output"] == 200
+    assert model.estimate(_work(0), NO_MEMORY, output_lines=100, output_in_dram=True).cycles == pytest.approx(10_000)
+    measured = model.with_overrides(output_store_cycles_dram=7)
+    assert measured.estimate(_work(0), NO_MEMORY, output_lines=100, output_in_dram=True).cycles == 700
+    with pytest.raises(ValueError, match="output_store_cycles_dram must be >= 0 or None"):
+        TimingModel(output_store_cycles_dram=-1)
+
+
+def test_a_representations_own_call_cost_replaces_the_default():
+    model = BASE.with_overrides(kernel_call_cycles=50, kernel_call_cycles_per_label={"plain": 80})
+    assert model.estimate(_work(0), NO_MEMORY, calls=2, call_label="plain").breakdown["calls"] == 160
+    assert model.estimate(_work(0), NO_MEMORY, calls=2, call_label="other").breakdown["calls"] == 100
+    with pytest.raises(ValueError, match=r"kernel_call_cycles_per_label\['plain'\] must be a finite number >= 0"):
+        TimingModel(kernel_call_cycles_per_label={"plain": -1})
