@@ -232,23 +232,30 @@ def run_work(run: ModelRun, ops: OpCounts) -> list:
     return [(None, o, n) for _, o, n in work] + ([(None, ops.per_batch, run.batches)] if ops.per_batch else [])
 
 
+def estimate_run(run: ModelRun, index: int, timing: TimingModel, ops: OpCounts):
+    """The timing model's estimate (``sim.timing.model.TimingResult``) of LLC size ``index`` of a
+    run: its counts (``memory_counts``), its work (``run_work``), one kernel call per batch at the
+    representation's own call cost, a framework's calls, and the output rows' stores (in DRAM when
+    one batch's output outgrows that LLC)."""
+    result, rows = run.results[index], run.rows[index]
+    counts = memory_counts(result, rows, run.tlb, sampled=result.sampled_sets < result.total_sets)
+    llc = result.levels[-1]
+    output_per_batch = run.bags * run.bag_bytes / max(run.batches, 1)
+    return timing.estimate(run_work(run, ops), counts, calls=run.batches,
+                           framework_calls=run.batches * run.framework_calls_per_batch,
+                           output_lines=run.bags * -(-run.bag_bytes // llc.line_bytes),
+                           output_in_dram=output_per_batch > llc.size_bytes, call_label=run.model)
+
+
 def timed_rows(run: ModelRun, timing: TimingModel, ops: OpCounts) -> list[dict]:
     """One result row per LLC size: the simulator's counts plus the timing model's estimate and
     its breakdown (``ops``: the representation's operations per lookup, ``ModelTrace.op_counts()``)."""
     out = []
-    for result, rows in zip(run.results, run.rows):
-        record = result.to_record()
-        counts = memory_counts(result, rows, run.tlb, sampled=result.sampled_sets < result.total_sets)
-        line = result.levels[-1].line_bytes
-        output_per_batch = run.bags * run.bag_bytes / max(run.batches, 1)
-        estimate = timing.estimate(run_work(run, ops), counts, calls=run.batches,
-                                   framework_calls=run.batches * run.framework_calls_per_batch,
-                                   output_lines=run.bags * -(-run.bag_bytes // line),
-                                   output_in_dram=output_per_batch > result.levels[-1].size_bytes,
-                                   call_label=run.model)
+    for index, (result, rows) in enumerate(zip(run.results, run.rows)):
+        estimate = estimate_run(run, index, timing, ops)
         walk_llc_misses = rows.leaf_reads[-1] + rows.upper_reads[-1]
         out.append({
-            **record,
+            **result.to_record(),
             "accesses": int(sum(rows.data_lines) + rows.unsimulated_data_lines),  # trace accesses: walk reads apart
             "model": run.model, "model_bytes": run.model_bytes, "compression": run.compression,
             "lookups": int(run.lookups_per_feature.sum()),

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from memprof.analysis.experiment import (CacheSetup, ModelRun, analysis_timing, memory_counts, private_configs,
+from memprof.analysis.experiment import (CacheSetup, ModelRun, analysis_timing, estimate_run, private_configs,
                                          timed_rows, tlb_config)
 from memprof.hw.host import cpu_preset
 from memprof.run.driver import resolve_warmup
@@ -116,6 +116,7 @@ def simulate_cores(trace: ModelTrace, cores: int, setup: CacheSetup, cpu, tables
                               offsets=table_offsets(trace, cores, tables))
     warm = resolve_warmup(setup.warmup, nb, steps=True)
     lookups = np.zeros((cores, rep.workload.num_features), dtype=np.int64)
+    bags = np.zeros(cores, dtype=np.int64)
     measured = 0
     for b in range(nb):
         if b == warm:
@@ -126,13 +127,15 @@ def simulate_cores(trace: ModelTrace, cores: int, setup: CacheSetup, cpu, tables
             measured += 1
             for c, batch in enumerate(batches):
                 lookups[c] += np.diff(batch.offsets).reshape(batch.num_features, batch.batch_size).sum(axis=1)
+                bags[c] += batch.batch_size * rep.output_features(batch.num_features)
     if warm >= nb:
         hier.reset_stats()
     sizes = range(len(setup.llc_sizes))
     params = {**rep.describe(), "dim": rep.dim}
     runs = [ModelRun(rep.name, rep.memory_bytes, rep.compression, params, lookups[c].copy(),
                      [hier.core_result(c, s) for s in sizes], [hier.core_rows(c, s) for s in sizes],
-                     hier.core_tlb(c), measured, rep.framework_calls_per_batch) for c in range(cores)]
+                     hier.core_tlb(c), measured, rep.framework_calls_per_batch, int(bags[c]), 4 * rep.dim)
+            for c in range(cores)]
     return CoresRun(rep.name, cores, tables, runs, [hier.socket_result(s) for s in sizes])
 
 
@@ -156,12 +159,6 @@ def _loaded(run: CoresRun, s: int, timing: TimingModel, ops) -> dict:
     """The loaded-latency fixed point of LLC size ``s``: each core's estimate at DRAM latency L
     with its share peak / N of the socket's bandwidth; demand(L) = the cores' DRAM bytes per second."""
     n = run.cores
-    inputs = []
-    for core in run.core_runs:
-        result, rows = core.results[s], core.rows[s]
-        counts = memory_counts(result, rows, core.tlb, sampled=False)
-        inputs.append((ops.work(core.lookups_per_feature.tolist()), counts, core.batches,
-                       core.batches * core.framework_calls_per_batch, int(core.lookups_per_feature.sum())))
     peak = timing.peak_dram_gbps
     share = timing.with_overrides(peak_dram_gbps=peak / n) if peak is not None else timing
     cache: dict[float, list] = {}
@@ -169,8 +166,7 @@ def _loaded(run: CoresRun, s: int, timing: TimingModel, ops) -> dict:
     def estimates(latency: float) -> list:
         if latency not in cache:
             model = share.with_overrides(dram_cycles=latency)
-            cache[latency] = [model.estimate(work, counts, calls=calls, framework_calls=fw)
-                              for work, counts, calls, fw, _ in inputs]
+            cache[latency] = [estimate_run(core, s, model, ops) for core in run.core_runs]
         return cache[latency]
 
     def demand(latency: float) -> float:
@@ -183,7 +179,7 @@ def _loaded(run: CoresRun, s: int, timing: TimingModel, ops) -> dict:
         point = solve_loaded_latency(idle, peak * 1e9, demand)
         latency, utilisation = point.latency, point.utilisation
     final = estimates(latency)
-    lookups = [i[4] for i in inputs]
+    lookups = [int(core.lookups_per_feature.sum()) for core in run.core_runs]
     rates = [lk / e.seconds if e.seconds > 0 else float("nan") for lk, e in zip(lookups, final)]
     out = {
         "cores": n, "tables": run.tables,
@@ -318,9 +314,7 @@ def _per_core_ns(run: CoresRun, timing: TimingModel, ops, latency: float) -> tup
     model = timing.with_overrides(dram_cycles=latency, **({"peak_dram_gbps": peak / run.cores} if peak else {}))
     out = []
     for core in run.core_runs:
-        counts = memory_counts(core.results[0], core.rows[0], core.tlb, sampled=False)
-        est = model.estimate(ops.work(core.lookups_per_feature.tolist()), counts, calls=core.batches,
-                             framework_calls=core.batches * core.framework_calls_per_batch)
+        est = estimate_run(core, 0, model, ops)
         lookups = int(core.lookups_per_feature.sum())
         out.append(est.seconds / lookups * 1e9 if lookups else float("nan"))
     return tuple(out)
