@@ -220,19 +220,20 @@ def measure_ring(rep, ring: list, repeat: int, *, threads: int = 1, prefetch_dis
 
 
 def host_llc(host, calibration=None) -> tuple[int, int, str]:
-    """(bytes, ways, why) of the LLC to simulate for this core: the capacity ``memprof calibrate``
-    measured (``llc_effective_bytes``: a shared or virtualised LLC gives one core less than sysfs
-    says), rounded down to whole sets of the host's ways, else the host preset's size."""
+    """(bytes, ways, why) of the LLC to simulate for this core: the host preset's (sysfs). The
+    pointer-chase knee ``memprof calibrate`` stores (``llc_effective_bytes``) is reported beside it
+    but not simulated: in a virtual machine the chase past a few MiB pays the host's nested page
+    walks, so its knee is TLB reach, not capacity (docs/validation.md: a 13.6 MB output array
+    was written at cache speed on a VM whose knee was 2 MiB)."""
     from memprof.hw.calibrate import read_calibration
 
-    ways, line = host.llc.ways, host.llc.line_bytes
     calibration = calibration if calibration is not None else read_calibration()
     entry = (calibration.values.get("llc_effective_bytes") if calibration is not None else None) or {}
-    if str(entry.get("source", "")).startswith("measured") and entry.get("value"):
-        size = int(entry["value"]) // (ways * line) * (ways * line)
-        if size >= ways * line:
-            return min(size, host.llc.size_bytes), ways, entry["source"]
-    return host.llc.size_bytes, ways, f"the host preset's LLC ({host.sources.get('llc', 'sysfs')})"
+    why = f"the host preset's LLC ({host.sources.get('llc', 'sysfs')})"
+    if entry.get("value") and int(entry["value"]) < host.llc.size_bytes:
+        why += (f"; the pointer chase's knee is at {int(entry['value']) / (1 << 20):g} MiB ({entry.get('source', '')}), "
+                "reported, not simulated")
+    return host.llc.size_bytes, host.llc.ways, why
 
 
 def table_page_bytes(reps) -> int:

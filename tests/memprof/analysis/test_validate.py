@@ -192,19 +192,18 @@ def test_the_kernel_loops_over_the_ring_one_warm_pass_then_the_timed_ones():
     assert best == pytest.approx(1.0) and median == pytest.approx(2.0)  # ns / 48 lookups: 2, 1, 3, 2, 5
 
 
-def test_the_simulated_llc_is_the_measured_capacity_rounded_to_whole_sets():
+def test_the_simulated_llc_is_the_host_presets_and_the_chase_knee_is_reported():
     from types import SimpleNamespace
 
     from memprof.analysis.validate import host_llc
     from sim.timing.presets import CacheGeometry
 
     host = SimpleNamespace(llc=CacheGeometry(32 << 20, 16), sources={"llc": "sysfs index3"})
-    measured = SimpleNamespace(values={"llc_effective_bytes": {"value": 2 * 1024 * 1024 + 1000,
-                                                               "source": "measured: knee"}})
-    size, ways, why = host_llc(host, measured)
-    assert (size, ways) == (2 << 20, 16) and why == "measured: knee"  # 1000 B is less than one 16-way set (1 KiB)
-    assumed = SimpleNamespace(values={"llc_effective_bytes": {"value": 1 << 20, "source": "sysfs reports 32MiB"}})
-    assert host_llc(host, assumed)[:2] == (32 << 20, 16)
+    knee = SimpleNamespace(values={"llc_effective_bytes": {"value": 2 << 20, "source": "measured: knee"}})
+    size, ways, why = host_llc(host, knee)
+    assert (size, ways) == (32 << 20, 16)
+    assert "knee is at 2 MiB" in why and "not simulated" in why
+    assert host_llc(host, SimpleNamespace(values={}))[2] == "the host preset's LLC (sysfs index3)"
 
 
 def test_small_tables_count_as_4k_pages():
