@@ -190,7 +190,7 @@ class TimingModel:
     page_walkers: float = 2.0  # walks in flight at once
     kernel_call_cycles: float = 0.0  # one call of the kernel (argument checks, dispatch)
     output_store_cycles_cache: float = 1.0  # storing one 64 B output line that stays in the caches
-    output_store_cycles_dram: float | None = None  # ... one that lives in DRAM (None: RFO + write-back bandwidth)
+    output_store_cycles_dram: float | None = None  # ... one that lives in DRAM (None: not measured, cache cost)
     call_overhead_cycles: float = 0.0  # one call of a framework operator (e.g. PyTorch's)
     prefetch_distance: int = 0  # lookups the kernel software-prefetches ahead (the analysis sets its kernels')
     line_bytes: int = 64
@@ -329,13 +329,13 @@ class TimingModel:
         return terms
 
     def output_store_cycles(self, in_dram: bool) -> float:
-        """Cycles to store one 64 B-line of output: cache-resident, or (``in_dram``) the measured
-        DRAM cost, else a read for ownership plus a write-back at the core's DRAM row bandwidth."""
-        if not in_dram:
-            return self.output_store_cycles_cache
-        if self.output_store_cycles_dram is not None:
+        """Cycles to store one 64 B line of output: ``output_store_cycles_dram`` when the output
+        lives in DRAM (``in_dram``) and that cost was measured or given, else the cache-resident
+        ``output_store_cycles_cache`` (no published figure prices a core's sequential store stream
+        to DRAM: a preset leaves it unmodelled rather than guess it)."""
+        if in_dram and self.output_store_cycles_dram is not None:
             return self.output_store_cycles_dram
-        return 2 * self.line_bytes / self.row_bandwidth("dram")
+        return self.output_store_cycles_cache
 
     def dram_bytes(self, counts: MemoryCounts) -> tuple[int, int]:
         """(read, write) DRAM bytes: read bytes default to the DRAM rows' lines."""

@@ -365,12 +365,11 @@ def test_describe_is_json_ready():
 
 
 def test_output_stores_cost_per_line_in_cache_and_in_dram():
-    # 100 output lines: in cache at 2 cycles a line = 200; in DRAM without a measurement a read for
-    # ownership and a write-back at Little's law (4 x 64 B / 200 cycles = 1.28 B/cycle): 128 / 1.28 = 100
-    # cycles a line = 10,000; a measured DRAM cost replaces that.
+    # 100 output lines: in cache at 2 cycles a line = 200; in DRAM without a measured DRAM cost the
+    # same (not modelled); a measured DRAM cost of 7 cycles a line gives 700.
     model = BASE.with_overrides(output_store_cycles_cache=2)
     assert model.estimate(_work(0), NO_MEMORY, output_lines=100).breakdown["output"] == 200
-    assert model.estimate(_work(0), NO_MEMORY, output_lines=100, output_in_dram=True).cycles == pytest.approx(10_000)
+    assert model.estimate(_work(0), NO_MEMORY, output_lines=100, output_in_dram=True).cycles == 200
     measured = model.with_overrides(output_store_cycles_dram=7)
     assert measured.estimate(_work(0), NO_MEMORY, output_lines=100, output_in_dram=True).cycles == 700
     with pytest.raises(ValueError, match="output_store_cycles_dram must be >= 0 or None"):
