@@ -7,9 +7,10 @@ import sys
 
 import click
 
-from memprof.cli.options import (TIMING_PARAMS, csv_list, given, kernel_options, models_option, output_dir_option,
-                                 output_options, parse_model_params, parse_models, parse_sizes, plot_option, refuse,
-                                 runtime_errors, timing_options, timing_overrides, workload_options)
+from memprof.cli.options import (TIMING_PARAMS, given, kernel_options, models_option, output_dir_option,
+                                 output_options, parse_batch_sizes, parse_model_params, parse_models, parse_sizes,
+                                 plot_option, refuse, runtime_errors, timing_options, timing_overrides,
+                                 workload_options)
 from memprof.report.tables import emit
 from sim.sizes import SIZE_HELP, format_size, parse_size
 
@@ -21,16 +22,6 @@ def _size(value, option: str) -> int | None:
         return parse_size(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
-
-
-def _batch_sizes(value: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(v) for v in csv_list(value))
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: expected a comma list of integers", param_hint="--batch-sizes") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise click.BadParameter(f"{value!r}: batch sizes must be positive", param_hint="--batch-sizes")
-    return sizes
 
 
 def _check_models_params(models, params):
@@ -72,7 +63,7 @@ def bench(models, batch_sizes, workload, dim, alpha, pooling, seed, params, budg
     from memprof.report.metadata import run_metadata
 
     model_list = tuple(parse_models(models))
-    sizes = _batch_sizes(batch_sizes)
+    sizes = parse_batch_sizes(batch_sizes)
     kwargs = dict(models=model_list, batch_sizes=sizes, workload=workload, dim=dim, alpha=alpha, pooling=pooling,
                   seed=seed, budget_bytes=_size(budget, "--budget"), params=_check_models_params(model_list, params),
                   threads=threads, prefetch_distance=prefetch_distance, phase=phase, grad=grad, optimizer=optimizer)

@@ -46,6 +46,17 @@ def csv_list(value: str | tuple | None) -> list[str]:
     return [item.strip() for text in values for item in str(text).split(",") if item.strip()]
 
 
+def parse_batch_sizes(value: str, option: str = "--batch-sizes") -> tuple[int, ...]:
+    """A comma list of batch sizes, each >= 1 (BadParameter naming the option otherwise)."""
+    try:
+        sizes = tuple(int(v) for v in csv_list(value))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected a comma list of integers", param_hint=option) from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise click.BadParameter(f"{value!r}: batch sizes must be >= 1", param_hint=option)
+    return sizes
+
+
 def parse_sizes(values, option: str) -> list[int]:
     """Sizes from repeatable/comma-list options ("14MB,28MB"); BadParameter names the bad one."""
     try:

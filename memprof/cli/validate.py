@@ -9,7 +9,7 @@ import os
 import click
 
 from memprof.cli.options import (WORKLOAD_OPTIONS, csv_list, kernel_options, models_option, output_options,
-                                 parse_model_params, parse_models, plot_option, runtime_errors)
+                                 parse_batch_sizes, parse_model_params, parse_models, plot_option, runtime_errors)
 from sim.sizes import SIZE_HELP, format_size, parse_size
 
 QUICK = {"footprints": "8MB", "skews": "1.05", "batch_sizes": "1,64,1024", "ring_lookups": 1 << 14}
@@ -56,13 +56,7 @@ def _footprints(text: str | None, budget: int) -> tuple[int, ...]:
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(v) for v in csv_list(text))
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: expected a comma list of integers", param_hint="--batch-sizes") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise click.BadParameter(f"{text!r}: batch sizes must be >= 1", param_hint="--batch-sizes")
-    return tuple(dict.fromkeys(sizes))
+    return tuple(dict.fromkeys(parse_batch_sizes(text)))
 
 
 def _skews(text: str, option: str) -> tuple[str, ...]:

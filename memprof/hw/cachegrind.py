@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +91,20 @@ def build_argv(command, *, out_file, ll: tuple[int, int, int], d1: tuple[int, in
     if not command:
         raise ValueError("empty command")
     return argv + command
+
+
+def run_cachegrind(argv: list[str], *, env, timeout_s: float):
+    """Run a ``build_argv`` command line: (completed process, wall seconds); TimeoutError past
+    ``timeout_s``, RuntimeError (with the tail of stderr) on a non-zero exit."""
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"cachegrind run exceeded {timeout_s:g} s") from None
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"valgrind failed (exit {proc.returncode}): {proc.stderr.strip()[-600:]}")
+    return proc, wall
 
 
 @dataclass

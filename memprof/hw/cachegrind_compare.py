@@ -26,13 +26,12 @@ import json
 import os
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from memprof.hw.cachegrind import UNKNOWN_FN, build_argv, check_geometry, find_valgrind, parse_file
+from memprof.hw.cachegrind import UNKNOWN_FN, build_argv, check_geometry, find_valgrind, parse_file, run_cachegrind
 from memprof.hw.runspec import RunSpec
 
 PORTABLE_ENV = {"NUMBA_CPU_NAME": "generic"}
@@ -182,13 +181,8 @@ def run(spec: RunSpec, *, ll: tuple[int, int, int], d1: tuple[int, int, int], ti
         command = spec.runner_argv(batches_file=str(batches_file), warmup=0, flush_bytes=2 * ll[0],
                                    result=str(result_file))
         argv = build_argv(command, out_file=out_file, ll=ll, d1=d1, valgrind=valgrind)
-        start = time.monotonic()
-        try:
-            proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            raise TimeoutError(f"cachegrind run exceeded {timeout_s:g} s") from None
-        wall = time.monotonic() - start
-        if proc.returncode != 0 or not out_file.exists():
+        proc, wall = run_cachegrind(argv, env=env, timeout_s=timeout_s)
+        if not out_file.exists():
             raise RuntimeError(f"valgrind failed (exit {proc.returncode}): {proc.stderr.strip()[-600:]}")
         parsed = parse_file(out_file)
         runner = json.loads(result_file.read_text())

@@ -27,11 +27,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from memprof.hw.cachegrind import build_argv, check_geometry, find_valgrind, parse_file
+from memprof.hw.cachegrind import build_argv, check_geometry, find_valgrind, parse_file, run_cachegrind
 from memprof.hw.region import KernelRegion
 from memprof.hw.runspec import RunSpec
 from traces.format.fileio import atomic_write_text
@@ -183,14 +182,7 @@ def run_forked_sizes(specs: list[RunSpec], *, lls: list[tuple[int, int, int]], d
             command, job = job_for(f"ll{k}", 2 * ll[0])
             out_dir = Path(job["null_result"]).parent / "cg"
             argv = build_argv(command, out_file=out_dir / "cg.%p.out", ll=ll, d1=d1, valgrind=valgrind)
-            start = time.monotonic()
-            try:
-                proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                raise TimeoutError(f"cachegrind run exceeded {timeout_s:g} s") from None
-            wall = time.monotonic() - start
-            if proc.returncode != 0:
-                raise RuntimeError(f"valgrind failed (exit {proc.returncode}): {proc.stderr.strip()[-600:]}")
+            _, wall = run_cachegrind(argv, env=env, timeout_s=timeout_s)
             null_pid = json.loads(Path(job["null_result"]).read_text())["pid"]
             null = parse_file(out_dir / f"cg.{null_pid}.out").summary
             counts = {}

@@ -406,6 +406,15 @@ def _at(curve: list[dict], footprint: int, key: str = "ns_best") -> float | None
     return next((row[key] for row in curve if row["footprint_bytes"] == footprint), None)
 
 
+def not_measured(name: str, unit: str, reason: str, assumed: dict) -> dict:
+    """The stored value of a field that could not be measured: its assumed fallback, marked with
+    the reason, or "unavailable: reason" when it has none."""
+    if name in assumed:
+        v, src = assumed[name]
+        return value(v, unit, f"{src} (not measured: {reason})")
+    return value(None, unit, f"unavailable: {reason}")
+
+
 def memory_values(*, thp_curve: list[dict] | None, small_curve: list[dict], mlp: list[dict] | None,
                   bandwidth: list[dict], thp: ThpStatus, freq_ghz: float, l1d: int, l2: int, llc: int,
                   assumed: dict, repeat: int, rounds: int = 1) -> dict:
@@ -449,11 +458,7 @@ def memory_values(*, thp_curve: list[dict] | None, small_curve: list[dict], mlp:
         elif f is None:
             reason = why
         if reason is not None:
-            if name in assumed:
-                v, src = assumed[name]
-                out[name] = value(v, "cycles", f"{src} (not measured: {reason})")
-            else:
-                out[name] = value(None, "cycles", f"unavailable: {reason}")
+            out[name] = not_measured(name, "cycles", reason, assumed)
             continue
         diff = (_at(small_curve, f) - _at(thp_curve, f)) * freq_ghz
         diff_median = (_at(small_curve, f, "ns_median") - _at(thp_curve, f, "ns_median")) * freq_ghz
@@ -471,19 +476,13 @@ def memory_values(*, thp_curve: list[dict] | None, small_curve: list[dict], mlp:
                                     + (" (capped at k: t(1) was disturbed)" if best.get("capped") else ""),
                                     median=max(r["lines_in_flight_median"] for r in mlp), k=best["k"])
     else:
-        v, src = assumed["fill_buffers"]
-        out["fill_buffers"] = value(v, "lines", f"{src} (not measured: {picked['dram'][1]})")
+        out["fill_buffers"] = not_measured("fill_buffers", "lines", picked["dram"][1], assumed)
     # bandwidth
     for level in ("l2", "llc", "dram"):
         for row_bytes, name in ((512, f"{level}_row_gbps"), (64, f"{level}_line_gbps")):
             row = next((b for b in bandwidth if b.get("level") == level and b["row_bytes"] == row_bytes), None)
             if row is None:
-                why = picked[level][1]
-                if name in assumed:
-                    v, src = assumed[name]
-                    out[name] = value(v, "GB/s", f"{src} (not measured: {why})")
-                else:
-                    out[name] = value(None, "GB/s", f"unavailable: {why}")
+                out[name] = not_measured(name, "GB/s", picked[level][1], assumed)
                 continue
             prefetch = ("software prefetch of the row 32 lines ahead" if row["prefetch"] == "software"
                         else "no software prefetch (hardware overlap only)")
